@@ -1,0 +1,44 @@
+# Two commands on a fresh clone (see README.md):
+#   make book   install everything, then build the HTML book with every chapter executed
+#   make test   lint, unit tests, and nbval on every chapter
+# Offline, point the data layer at a mirror first: export CONVNETS_DATA=../shared/data
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+LINT_DIR := _build/lint
+
+.PHONY: book test install lint references clean
+
+book: $(INSTALLED)
+	$(BIN)/python -m lib.data check
+	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going .
+
+test: $(INSTALLED) lint
+	$(BIN)/pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg tests
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	touch $@
+
+# Ruff checks the library, the tests, the tools and the chapters' code cells.
+lint: $(INSTALLED)
+	$(BIN)/ruff check lib tests tools
+	$(BIN)/ruff format --check lib tests tools
+	rm -rf $(LINT_DIR) && mkdir -p $(LINT_DIR)
+	for chapter in book/*.md; do \
+	  $(BIN)/jupytext --quiet --to ipynb --output $(LINT_DIR)/$$(basename $$chapter .md).ipynb $$chapter || exit 1; \
+	done
+	$(BIN)/ruff check --extend-ignore E402 $(LINT_DIR)
+
+# Re-execute the chapters and rewrite tests/reference/*.ipynb; review the diff.
+references: $(INSTALLED)
+	$(BIN)/python tools/update_references.py
+
+clean:
+	rm -rf _build
