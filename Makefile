@@ -10,6 +10,11 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LINT_DIR := _build/lint
 
+# Chapters execute in book/, so a relative mirror path is made absolute here.
+ifdef CONVNETS_DATA
+export CONVNETS_DATA := $(abspath $(CONVNETS_DATA))
+endif
+
 .PHONY: book test install lint references clean
 
 book: $(INSTALLED)
