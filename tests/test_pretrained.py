@@ -461,3 +461,154 @@ def test_pickle_module_is_not_used_unrestricted():
     """The reader never calls pickle.load / pickle.loads on file contents."""
     source = Path(pretrained.__file__).read_text()
     assert "pickle.load(" not in source and "pickle.loads(" not in source
+
+
+# --- features of a frozen base, computed once ----------------------------------------------
+
+
+@pytest.fixture
+def tiny_base():
+    """A stand-in base: one small convolution, with EfficientNet-Lite0's preprocessing."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3, strides=2, padding="same", name="conv"),
+        ],
+        name="tiny",
+    )
+    return pretrained.PretrainedBase("EfficientNet-Lite0", model, False, ("conv",), "test")
+
+
+def test_features_are_the_base_output_and_are_cached(tiny_base, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path))
+    images = np.random.default_rng(2).integers(0, 256, (7, 8, 8, 3)).astype(np.uint8)
+    result = pretrained.extract_features(tiny_base, images, batch_size=2)
+    features = result.array
+    assert not result.from_cache and result.seconds > 0
+    expected = tiny_base.model.predict(tiny_base.preprocess(images), verbose=0)
+    np.testing.assert_allclose(features, expected, atol=1e-5)
+    assert features.dtype == np.float32 and features.shape == (7, 4, 4, 4)
+    assert capsys.readouterr().out.startswith("Ran EfficientNet-Lite0 over 7 images")
+
+    files = list((tmp_path / "features").glob("*.npz"))
+    key = pretrained.features_key(tiny_base, images)
+    assert [path.name for path in files] == [f"efficientnet_lite0-{key[:20]}.npz"]
+    assert not list((tmp_path / "features").glob(".*"))  # no temporary file left
+    with np.load(files[0], allow_pickle=False) as stored:  # plain arrays, no pickle
+        assert str(stored["key"]) == key
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the features should have come from the cache")
+
+    tiny_base.model.predict = no_network
+    again = pretrained.extract_features(tiny_base, images)
+    np.testing.assert_array_equal(again.array, features)
+    assert again.from_cache and again.seconds == result.seconds and again.key == key
+    assert capsys.readouterr().out.startswith("Loaded the features of 7 images from the cache")
+
+
+def test_features_key_changes_with_images_and_weights(tiny_base):
+    images = np.zeros((3, 8, 8, 3), dtype=np.uint8)
+    key = pretrained.features_key(tiny_base, images)
+    assert pretrained.features_key(tiny_base, images.copy()) == key
+    assert pretrained.features_key(tiny_base, images + 1) != key
+    layer = tiny_base.model.get_layer("conv")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, bias + 1])  # e.g. after fine-tuning
+    assert pretrained.features_key(tiny_base, images) != key
+
+
+def test_a_damaged_features_file_is_computed_again(tiny_base, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path))
+    images = np.full((2, 8, 8, 3), 9, dtype=np.uint8)
+    features = pretrained.extract_features(tiny_base, images, verbose=False).array
+    key = pretrained.features_key(tiny_base, images)
+    path = tmp_path / "features" / f"efficientnet_lite0-{key[:20]}.npz"
+    path.write_bytes(path.read_bytes()[:50])  # truncated
+    again = pretrained.extract_features(tiny_base, images)
+    np.testing.assert_allclose(again.array, features)
+    assert capsys.readouterr().out.startswith("Ran ")
+    with np.load(path, allow_pickle=False) as stored:
+        assert stored["features"].shape == (2, 4, 4, 4)
+
+
+def test_average_pooled_features_are_the_mean_of_the_maps(tiny_base, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path))
+    images = np.random.default_rng(4).integers(0, 256, (5, 8, 8, 3)).astype(np.uint8)
+    maps = pretrained.extract_features(tiny_base, images, verbose=False)
+    pooled = pretrained.extract_features(tiny_base, images, pooling="avg", verbose=False)
+    assert pooled.key != maps.key and pooled.array.shape == (5, 4)
+    np.testing.assert_allclose(pooled.array, maps.array.mean(axis=(1, 2)), atol=1e-6)
+    assert len(list((tmp_path / "features").glob("*.npz"))) == 2
+    with pytest.raises(ValueError, match="pooling"):
+        pretrained.extract_features(tiny_base, images, pooling="max")
+
+
+def test_dense_head_pools_then_weighs_the_features():
+    head = pretrained.dense_head((5, 5, 1280))
+    names = [layer.name for layer in head.layers]
+    assert names == ["features", "avg_pool", "dropout", "predictions"]
+    assert head.count_params() == 1280 + 1
+    assert head.output_shape == (None, 1)
+    assert head.get_layer("dropout").rate == 0.5
+
+
+def test_dense_head_on_pooled_features_has_the_same_weights():
+    maps = np.random.default_rng(6).random((3, 5, 5, 8)).astype(np.float32)
+    on_maps = pretrained.dense_head((5, 5, 8))
+    on_pooled = pretrained.dense_head((8,), dropout=0.2)
+    assert [layer.name for layer in on_pooled.layers] == ["features", "dropout", "predictions"]
+    on_pooled.set_weights(on_maps.get_weights())
+    np.testing.assert_allclose(
+        on_pooled.predict(maps.mean(axis=(1, 2)), verbose=0),
+        on_maps.predict(maps, verbose=0),
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="feature maps"):
+        pretrained.dense_head((5, 8))
+
+
+def test_split_at_last_block_shares_the_layers_of_the_base(classifier, tmp_path, monkeypatch):
+    base = pretrained.imagenet_base(
+        input_shape=(64, 64, 3), base="efficientnet_lite0", verbose=False
+    )
+    below, last_block = base.split_at_last_block()
+    assert below.output.shape[1:] == (2, 2, 192)  # the output of block6d
+    assert last_block.output.shape[1:] == base.output_shape == (2, 2, 1280)
+    assert {layer.name for layer in last_block.layers[1:]} == {
+        layer.name for layer in base.model.layers if layer.name.startswith(("block7a_", "top_"))
+    }
+    photos = np.random.default_rng(7).integers(0, 256, (3, 64, 64, 3)).astype(np.float32)
+    x = base.preprocess(photos)
+    whole = base.model.predict(x, verbose=0)
+    np.testing.assert_allclose(
+        last_block.predict(below.predict(x, verbose=0), verbose=0), whole, atol=1e-4
+    )
+
+    unfrozen = base.unfreeze_last_block()
+    assert not below.trainable_weights
+    assert sorted(w.path.split("/")[0] for w in last_block.trainable_weights) == sorted(unfrozen)
+    layer = last_block.get_layer("top_conv")  # the same layer object as the base's
+    assert layer is base.model.get_layer("top_conv")
+
+    monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path))
+    stored = pretrained.extract_features(base, photos, model=below, verbose=False)
+    assert stored.array.shape == (3, 2, 2, 192)
+    assert stored.key != pretrained.features_key(base, photos)
+    assert stored.key == pretrained.features_key(base, photos, model=below)
+
+
+def test_split_at_last_block_of_vgg16(stand_in_vgg16_weights):
+    _, _, model = stand_in_vgg16_weights
+    base = pretrained.PretrainedBase("VGG16", model, False, pretrained.VGG16_LAST_BLOCK, "test")
+    below, last_block = base.split_at_last_block()
+    assert below.layers[-1].name == "block4_pool"
+    assert [layer.name for layer in last_block.layers[1:]] == [
+        "block5_conv1",
+        "block5_conv2",
+        "block5_conv3",
+        "block5_pool",
+    ]

@@ -1,0 +1,287 @@
+"""Image folders into arrays and ``tf.data`` pipelines, with data augmentation.
+
+The Dogs vs. Cats photos are few (a few thousand) and small, so every photo is
+decoded and resized *once*, kept in memory as ``uint8`` (one byte per colour
+value), and served from there by a ``tf.data`` pipeline that shuffles, batches,
+rescales and (for training only) augments whole batches in parallel with the
+model's work. That keeps the input side far cheaper than the model.
+
+A folder that holds a file which is not a readable image (a truncated
+download, a text file, a corrupt JPEG) still loads: that file is skipped and
+counted, and the loader says which ones it skipped. A class folder that is
+missing or holds no readable image is an error that names the folder.
+
+Main entry points:
+
+- :func:`load_image` one photo as an RGB ``uint8`` array, resized;
+- :func:`load_image_folder` a ``folder/<class>/<image>`` tree as an
+  :class:`ImageFolder` (arrays, labels, class names, skipped files);
+- :func:`make_dataset` / :meth:`ImageFolder.dataset` the ``tf.data`` pipeline;
+- :func:`image_folder_dataset` both steps at once;
+- :func:`augmentation_pipeline` the Keras preprocessing layers that replace the
+  legacy ``ImageDataGenerator`` arguments (see :data:`LEGACY_ARGUMENTS`).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lib.config import SEED
+
+# What can go wrong while opening and decoding a file that is not a good image:
+# PIL raises UnidentifiedImageError (an OSError) for non-images, OSError for
+# truncated files, and ValueError or SyntaxError for some malformed headers.
+UNREADABLE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+# Each argument of the legacy ImageDataGenerator used by the course, and the
+# Keras preprocessing layer (with its arguments) that does the same job now.
+LEGACY_ARGUMENTS = (
+    ("rescale=1./255", "Rescaling(1/255) (here: a cast and a division in the pipeline)"),
+    ("rotation_range=40", "RandomRotation(40 / 360) (a fraction of a full turn)"),
+    ("width_shift_range=0.2", "RandomTranslation(height_factor=..., width_factor=0.2)"),
+    ("height_shift_range=0.2", "RandomTranslation(height_factor=0.2, width_factor=...)"),
+    ("shear_range=0.2", "RandomShear(x_factor=0.2) (see the note on units)"),
+    ("zoom_range=0.2", "RandomZoom(height_factor=0.2, width_factor=0.2)"),
+    ("horizontal_flip=True", 'RandomFlip("horizontal")'),
+    ("fill_mode='nearest'", 'fill_mode="nearest" on every geometric layer'),
+)
+
+
+class UnreadableFolderError(ValueError):
+    """A class folder that holds no readable image."""
+
+
+def load_image(path, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """One image file as an RGB ``uint8`` array of shape ``(height, width, 3)``.
+
+    ``image_size`` is ``(height, width)``; the photo is resized to it with
+    bilinear interpolation (which, when shrinking, averages neighbouring
+    pixels instead of dropping them). Raises an ``OSError`` (or another of
+    :data:`UNREADABLE_ERRORS`) when the file is not a readable image.
+    """
+    with Image.open(path) as image:
+        image = image.convert("RGB")  # decodes the whole file: truncation shows up here
+        if image_size is not None and image.size != (image_size[1], image_size[0]):
+            image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def _try_load(path: Path, image_size) -> np.ndarray | None:
+    try:
+        return load_image(path, image_size)
+    except UNREADABLE_ERRORS:
+        return None
+
+
+@dataclass
+class ImageFolder:
+    """The readable images of a ``folder/<class>/<image>`` tree, decoded once.
+
+    ``images`` is ``uint8`` of shape ``(n, height, width, 3)``; ``labels`` the
+    class index of each image (``int32``, into ``class_names``); ``paths`` the
+    file of each image; ``skipped`` the files that could not be read.
+    """
+
+    directory: Path
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    paths: list[Path]
+    skipped: list[Path] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self) -> dict[str, int]:
+        """How many images each class has."""
+        return {
+            name: int(np.sum(self.labels == index)) for index, name in enumerate(self.class_names)
+        }
+
+    def describe(self) -> str:
+        """One line: the number of images, per class, and their size."""
+        per_class = ", ".join(f"{count} {name}" for name, count in self.counts().items())
+        height, width = self.images.shape[1:3]
+        return (
+            f"{self.directory.name}: {len(self)} images ({per_class}), "
+            f"{height}x{width} RGB, {self.images.nbytes / 2**20:.0f} MiB in memory"
+        )
+
+    def dataset(self, batch_size: int, **options):
+        """The ``tf.data`` pipeline over these images; see :func:`make_dataset`."""
+        return make_dataset(self.images, self.labels, batch_size, **options)
+
+
+def _class_folders(directory: Path, class_names) -> list[str]:
+    if not directory.is_dir():
+        raise FileNotFoundError(f"Image folder not found: {directory}")
+    if class_names is None:
+        class_names = sorted(
+            entry.name
+            for entry in directory.iterdir()
+            if entry.is_dir() and not entry.name.startswith(".")
+        )
+        if not class_names:
+            raise FileNotFoundError(
+                f"{directory} holds no class folders: expected {directory}/<class>/<image files>."
+            )
+    for name in class_names:
+        if not (directory / name).is_dir():
+            raise FileNotFoundError(f"Class folder {name!r} is missing: {directory / name}")
+    return list(class_names)
+
+
+def load_image_folder(
+    directory,
+    image_size: tuple[int, int] = (150, 150),
+    class_names=None,
+    *,
+    verbose: bool = True,
+    workers: int | None = None,
+) -> ImageFolder:
+    """Decode every image of ``directory/<class>/`` once, resized to ``image_size``.
+
+    ``class_names`` (default: the sub-folders, sorted) fixes the label order:
+    the i-th name gets label i. Every non-hidden file of a class folder is
+    tried; files that are not readable images are skipped, counted and listed
+    (``verbose`` prints a note). A missing class folder raises
+    ``FileNotFoundError``; a class folder without a single readable image
+    raises :class:`UnreadableFolderError`; both name the folder.
+    """
+    directory = Path(directory)
+    class_names = _class_folders(directory, class_names)
+    paths: list[Path] = []
+    labels: list[int] = []
+    for index, name in enumerate(class_names):
+        files = sorted(
+            entry
+            for entry in (directory / name).iterdir()
+            if entry.is_file() and not entry.name.startswith(".")
+        )
+        if not files:
+            raise UnreadableFolderError(f"Class folder {name!r} is empty: {directory / name}")
+        paths += files
+        labels += [index] * len(files)
+
+    # PIL releases the GIL while it decodes, so threads decode in parallel.
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        decoded = list(pool.map(lambda path: _try_load(path, image_size), paths))
+
+    keep = [i for i, image in enumerate(decoded) if image is not None]
+    skipped = [paths[i] for i, image in enumerate(decoded) if image is None]
+    kept_labels = np.asarray([labels[i] for i in keep], dtype=np.int32)
+    for index, name in enumerate(class_names):
+        if not np.any(kept_labels == index):
+            raise UnreadableFolderError(
+                f"Class folder {name!r} holds no readable image: {directory / name}"
+            )
+    if skipped and verbose:
+        shown = ", ".join(str(path.relative_to(directory)) for path in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        print(f"{directory.name}: skipped {len(skipped)} unreadable files: {shown}{more}")
+    height, width = image_size
+    images = (
+        np.stack([decoded[i] for i in keep])
+        if keep
+        else np.zeros((0, height, width, 3), dtype=np.uint8)
+    )
+    return ImageFolder(
+        directory=directory,
+        images=images,
+        labels=kept_labels,
+        class_names=class_names,
+        paths=[paths[i] for i in keep],
+        skipped=skipped,
+    )
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    augment=None,
+    rescale: float = 1 / 255,
+    seed: int = SEED,
+):
+    """A ``tf.data.Dataset`` of ``(image batch, label batch)`` for ``model.fit``.
+
+    The arrays are already decoded, so the pipeline only has to shuffle (a
+    new order every epoch when ``shuffle``), batch, convert to ``float32``
+    and multiply by ``rescale``, then apply ``augment`` (a Keras layer or
+    model called with ``training=True``, e.g. :func:`augmentation_pipeline`)
+    to whole batches. The batch work runs on parallel threads
+    (``num_parallel_calls=AUTOTUNE``) and ``prefetch`` prepares the next
+    batches while the model trains on the current one. Labels come out as
+    ``float32``, as binary cross-entropy expects. Never pass ``augment`` for
+    validation or test data.
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.float32)))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+
+    def prepare(batch, batch_labels):
+        batch = tf.cast(batch, tf.float32) * rescale
+        if augment is not None:
+            batch = augment(batch, training=True)
+        return batch, batch_labels
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def image_folder_dataset(
+    directory,
+    batch_size: int,
+    image_size: tuple[int, int] = (150, 150),
+    class_names=None,
+    **options,
+):
+    """:func:`load_image_folder` then :func:`make_dataset`: a folder as a ``tf.data`` pipeline."""
+    folder = load_image_folder(directory, image_size, class_names)
+    return folder.dataset(batch_size, **options)
+
+
+def augmentation_pipeline(
+    rotation_degrees: float = 40,
+    width_shift: float = 0.2,
+    height_shift: float = 0.2,
+    shear: float = 0.2,
+    zoom: float = 0.2,
+    horizontal_flip: bool = True,
+    fill_mode: str = "nearest",
+    seed: int = SEED,
+):
+    """The course's random transformations as Keras preprocessing layers.
+
+    Each layer draws a new random transformation for every image of a batch,
+    and only when called with ``training=True``; otherwise it passes images
+    through unchanged. Geometric layers fill the pixels they uncover with
+    ``fill_mode`` (``"nearest"`` repeats the nearest edge pixel).
+    """
+    import keras
+
+    layers = keras.layers
+    steps = [
+        layers.RandomRotation(
+            rotation_degrees / 360, fill_mode=fill_mode, seed=seed, name="random_rotation"
+        ),
+        layers.RandomTranslation(
+            height_shift, width_shift, fill_mode=fill_mode, seed=seed + 1, name="random_translation"
+        ),
+        layers.RandomShear(x_factor=shear, fill_mode=fill_mode, seed=seed + 2, name="random_shear"),
+        layers.RandomZoom(zoom, zoom, fill_mode=fill_mode, seed=seed + 3, name="random_zoom"),
+    ]
+    if horizontal_flip:
+        steps.append(layers.RandomFlip("horizontal", seed=seed + 4, name="random_flip"))
+    return keras.Sequential(steps, name="augmentation")

@@ -1,0 +1,414 @@
+"""Training with a cache: a model is trained once per recipe, then loaded.
+
+Training the book's models takes minutes; building the book, running the
+tests and re-running a chapter would otherwise repeat it each time.
+:func:`fit_cached` therefore describes the whole training *recipe* as JSON
+(the model's architecture, the compile settings, the number of epochs, the
+batch size, the identity of the data, the seed, the budget and anything else
+the caller adds, such as the augmentation), hashes it with SHA-256, and looks
+for a model trained under that key in ``lib.config.cache_dir() / "models"``:
+
+- ``<name>-<key>.keras``: the trained model (Keras's own zip format);
+- ``<name>-<key>.json``: the recipe, the per-epoch history, the training time
+  and the SHA-256 of the ``.keras`` file.
+
+Both files are written atomically (to a temporary file in the same folder,
+then renamed over the final name with ``os.replace``), the ``.keras`` file
+first and the JSON last. The JSON is the seal: an entry is trusted only when
+it parses, names the same key and matches the ``.keras`` file's checksum, so a
+save interrupted at any point leaves nothing a later run would load. Any
+change to the recipe gives another key, and the model is trained again.
+Nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lib import config
+
+CACHE_FORMAT = 1
+# Compile settings that change how fast training runs but not what it computes.
+_NOT_RECIPE = ("jit_compile", "run_eagerly", "steps_per_execution")
+
+
+def data_fingerprint(*arrays) -> str:
+    """A short SHA-256 of arrays' shapes, dtypes and bytes: the identity of a data set."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}|{array.dtype.str}|".encode())
+        digest.update(array.data)
+    return digest.hexdigest()[:16]
+
+
+def recipe(
+    model,
+    *,
+    epochs: int,
+    batch_size: int | None,
+    data: dict,
+    seed: int = config.SEED,
+    extra: dict | None = None,
+) -> dict:
+    """Everything that decides what training produces, as a JSON-ready dict.
+
+    ``model`` must be compiled. The optimizer's auto-generated name is left
+    out (Keras numbers it per session), so are settings that only change the
+    speed (XLA, eager mode).
+    """
+    import keras
+
+    if not getattr(model, "compiled", False):
+        raise ValueError(f"Compile {model.name!r} before training it: the recipe needs its loss.")
+    compile_config = {
+        key: value for key, value in model.get_compile_config().items() if key not in _NOT_RECIPE
+    }
+    optimizer = compile_config.get("optimizer")
+    if isinstance(optimizer, dict):
+        optimizer = dict(optimizer, config=dict(optimizer.get("config", {})))
+        optimizer["config"].pop("name", None)
+        compile_config["optimizer"] = optimizer
+    return _jsonable(
+        {
+            "format": CACHE_FORMAT,
+            "keras": ".".join(keras.__version__.split(".")[:2]),
+            "model": model.get_config(),
+            "compile": compile_config,
+            "epochs": int(epochs),
+            "batch_size": batch_size,
+            "data": data,
+            "seed": int(seed),
+            "budget": config.budget(),
+            "extra": extra or {},
+        }
+    )
+
+
+def _jsonable(value):
+    """``value`` with tuples as lists and unknown objects as strings (a stable JSON form)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def cache_key(recipe_dict: dict) -> str:
+    """The SHA-256 of a recipe's canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(recipe_dict, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def models_dir() -> Path:
+    """The folder of cached models: ``lib.config.cache_dir() / "models"``."""
+    path = config.cache_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def entry_paths(name: str, key: str) -> tuple[Path, Path]:
+    """The ``.keras`` and ``.json`` files of the cache entry ``name`` under ``key``."""
+    stem = f"{name}-{key[:20]}"
+    folder = models_dir()
+    return folder / f"{stem}.keras", folder / f"{stem}.json"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as stream:
+        os.fsync(stream.fileno())
+
+
+def _temporary(final: Path) -> Path:
+    """A fresh temporary name beside ``final``, keeping its suffix (Keras insists on .keras)."""
+    handle, name = tempfile.mkstemp(
+        prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent
+    )
+    os.close(handle)
+    return Path(name)
+
+
+def save_entry(model, name: str, key: str, record: dict) -> Path:
+    """Write a cache entry atomically: the model first, then the JSON that seals it."""
+    model_path, json_path = entry_paths(name, key)
+    temporary = _temporary(model_path)
+    try:
+        model.save(temporary)
+        _fsync(temporary)
+        checksum = _sha256_file(temporary)
+        os.replace(temporary, model_path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    record = dict(record, key=key, model_file=model_path.name, model_sha256=checksum)
+    temporary = _temporary(json_path)
+    try:
+        temporary.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+        _fsync(temporary)
+        os.replace(temporary, json_path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return model_path
+
+
+def load_entry(name: str, key: str) -> dict | None:
+    """The sealed record of a complete, intact cache entry, or ``None``.
+
+    ``None`` when the JSON is missing or unreadable, was written for another
+    key, or the ``.keras`` file is missing or does not match its checksum.
+    """
+    model_path, json_path = entry_paths(name, key)
+    try:
+        record = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("key") != key:
+        return None
+    try:
+        if _sha256_file(model_path) != record.get("model_sha256"):
+            return None
+    except OSError:
+        return None
+    return record
+
+
+def _describe_logs(logs: dict) -> str:
+    return "  ".join(f"{name} {float(value):.4f}" for name, value in logs.items())
+
+
+def format_history(history: dict, seconds: list[float] | None = None) -> str:
+    """One line per epoch: the epoch, its time (when known) and every metric."""
+    epochs = len(next(iter(history.values()), []))
+    lines = []
+    for epoch in range(epochs):
+        timing = f" ({seconds[epoch]:5.1f} s)" if seconds else ""
+        logs = {metric: values[epoch] for metric, values in history.items()}
+        lines.append(f"epoch {epoch + 1:3d}/{epochs}{timing}  {_describe_logs(logs)}")
+    return "\n".join(lines)
+
+
+def epoch_logger(epochs: int, printer=print):
+    """A Keras callback that prints one line per epoch (use it with ``verbose=0``)."""
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+            printer(
+                f"epoch {epoch + 1:3d}/{epochs} ({self.seconds[-1]:5.1f} s)  "
+                f"{_describe_logs(logs or {})}",
+            )
+
+    return EpochLogger()
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit_cached` returns: the trained model and how it came to be."""
+
+    model: object
+    history: dict[str, list[float]]
+    from_cache: bool
+    key: str
+    path: Path
+    seconds: float
+    epoch_seconds: list[float]
+
+    @property
+    def epochs(self) -> int:
+        return len(next(iter(self.history.values()), []))
+
+    def final(self, metric: str) -> float:
+        """The last epoch's value of ``metric`` (e.g. ``"val_accuracy"``)."""
+        return float(self.history[metric][-1])
+
+
+def fit_cached(
+    model,
+    x,
+    y=None,
+    *,
+    name: str,
+    data: dict,
+    epochs: int,
+    batch_size: int | None = None,
+    validation_data=None,
+    seed: int = config.SEED,
+    extra: dict | None = None,
+    log: bool = True,
+) -> TrainResult:
+    """``model.fit`` once per recipe: train and cache, or load the cached weights.
+
+    ``model`` is a compiled, freshly built model; ``x``/``y`` and
+    ``validation_data`` are what ``model.fit`` takes (arrays, or ``tf.data``
+    datasets that batch themselves, in which case ``batch_size`` is only
+    recorded). ``data`` identifies the data (names, sizes, a
+    :func:`data_fingerprint`...), ``extra`` anything else that shapes the
+    result (e.g. the augmentation). Training is seeded with ``seed`` and
+    prints one line per epoch; loading prints where from and the cached
+    history, so both print the same table.
+    """
+    printer = print if log else (lambda *args, **kwargs: None)
+    recipe_dict = recipe(
+        model, epochs=epochs, batch_size=batch_size, data=data, seed=seed, extra=extra
+    )
+    key = cache_key(recipe_dict)
+    model_path, _ = entry_paths(name, key)
+    record = load_entry(name, key)
+    if record is not None:
+        try:
+            # The .keras file holds the optimizer's state too: build the optimizer's
+            # variables first, so that they are restored instead of skipped.
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(model_path)
+        except (OSError, ValueError) as error:
+            printer(f"The cached {model_path.name} could not be loaded ({error}); retraining.")
+            record = None
+    if record is not None:
+        history = record["history"]
+        printer(
+            f"Loaded {name!r} from the model cache ({epochs} epochs, trained in "
+            f"{record['seconds']:.0f} s on {record['trained_on']}): models/{model_path.name}"
+        )
+        printer(format_history(history, record.get("epoch_seconds")))
+        return TrainResult(
+            model,
+            history,
+            True,
+            key,
+            model_path,
+            record["seconds"],
+            record.get("epoch_seconds", []),
+        )
+
+    printer(f"Training {name!r} for {epochs} epochs (not in the model cache yet)...")
+    config.seed_everything(seed)
+    logger = epoch_logger(epochs, printer)
+    start = time.perf_counter()
+    arrays = y is not None  # a tf.data dataset batches and shuffles itself
+    fitted = model.fit(
+        x,
+        y,
+        batch_size=batch_size if arrays else None,
+        epochs=epochs,
+        validation_data=validation_data,
+        shuffle=arrays,
+        verbose=0,
+        callbacks=[logger],
+    )
+    seconds = time.perf_counter() - start
+    history = {metric: [float(v) for v in values] for metric, values in fitted.history.items()}
+    record = {
+        "name": name,
+        "recipe": recipe_dict,
+        "history": history,
+        "seconds": seconds,
+        "epoch_seconds": logger.seconds,
+        "trained_on": time.strftime("%Y-%m-%d"),
+    }
+    save_entry(model, name, key, record)
+    printer(f"Trained in {seconds:.0f} s; saved to the model cache: models/{model_path.name}")
+    return TrainResult(model, history, False, key, model_path, seconds, logger.seconds)
+
+
+def confusion_matrix(actual, predicted, n_classes: int) -> np.ndarray:
+    """``matrix[i, j]``: how many examples of class ``i`` were predicted as class ``j``."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(actual), np.asarray(predicted)), 1)
+    return matrix
+
+
+# --- The Dogs vs. Cats recipes of chapters 4 and 5 -------------------------------------
+#
+# Kept here, not in the chapters, so that a later chapter asking for "the model of
+# chapter 5" runs the very same recipe and gets the very same cached model.
+
+
+def cats_dogs_settings(kind: str) -> dict:
+    """The training recipe of chapter 4 (``"from_scratch"``) or 5 (``"augmented"``).
+
+    The full budget runs the original course's recipe (learning rate 1e-4).
+    The CI budget trains fewer epochs with a larger learning rate, so that each
+    chapter's lesson shows within the few epochs continuous integration affords.
+    """
+    if kind == "from_scratch":
+        return {
+            "epochs": config.by_budget(ci=10, full=30),
+            "batch_size": 20,
+            "learning_rate": config.by_budget(ci=3e-4, full=1e-4),
+            "dropout": None,
+            "augment": False,
+        }
+    if kind == "augmented":
+        return {
+            "epochs": config.by_budget(ci=18, full=100),
+            "batch_size": 32,
+            "learning_rate": config.by_budget(ci=5e-4, full=1e-4),
+            "dropout": 0.5,
+            "augment": True,
+        }
+    raise ValueError(f"No Dogs vs. Cats recipe called {kind!r}: use 'from_scratch' or 'augmented'.")
+
+
+def folder_identity(folder) -> dict:
+    """What the model cache knows an :class:`lib.images.ImageFolder` by."""
+    return {
+        "folder": folder.directory.name,
+        "classes": list(folder.class_names),
+        "counts": folder.counts(),
+        "image_shape": list(folder.images.shape[1:]),
+        "fingerprint": data_fingerprint(folder.images, folder.labels),
+    }
+
+
+def train_cats_dogs(kind: str, train, validation, *, log: bool = True) -> TrainResult:
+    """Build, compile and train (or load) the Dogs vs. Cats convnet of recipe ``kind``.
+
+    ``train`` and ``validation`` are :class:`lib.images.ImageFolder` objects.
+    Only the training images are shuffled and, for the augmented recipe,
+    augmented; the validation images are only rescaled.
+    """
+    import keras
+
+    from lib import images, models
+
+    settings = cats_dogs_settings(kind)
+    config.seed_everything()
+    model = models.cats_dogs_convnet(train.images.shape[1:], dropout=settings["dropout"])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=settings["learning_rate"]),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    augment = images.augmentation_pipeline() if settings["augment"] else None
+    batch_size = settings["batch_size"]
+    return fit_cached(
+        model,
+        train.dataset(batch_size, shuffle=True, augment=augment),
+        name=f"cats_dogs_{kind}",
+        data={"train": folder_identity(train), "validation": folder_identity(validation)},
+        epochs=settings["epochs"],
+        batch_size=batch_size,
+        validation_data=validation.dataset(batch_size),
+        extra={"augmentation": augment.get_config() if augment is not None else None},
+        log=log,
+    )

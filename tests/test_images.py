@@ -1,0 +1,141 @@
+"""Image folders: unreadable files are skipped and counted, bad folders are named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import lib  # noqa: F401  (quiet TensorFlow start-up)
+from lib import images
+
+COLOURS = {
+    "cats": [(200, 30, 30), (180, 60, 40), (220, 10, 90)],
+    "dogs": [(20, 40, 200), (30, 90, 180)],
+}
+
+
+def write_jpeg(path, colour, size=(24, 20)):
+    """A small JPEG of ``size`` (width, height): a colour with a gradient, so it is not flat."""
+    width, height = size
+    ramp = np.linspace(0, 40, width, dtype=np.float32)[None, :, None]
+    pixels = np.clip(np.array(colour, dtype=np.float32)[None, None, :] + ramp, 0, 255)
+    pixels = np.broadcast_to(pixels, (height, width, 3)).astype(np.uint8)
+    Image.fromarray(pixels).save(path, format="JPEG", quality=90)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """cats/ with 3 good JPEGs plus 3 bad files, dogs/ with 2 good JPEGs."""
+    for name, colours in COLOURS.items():
+        (tmp_path / name).mkdir()
+        for index, colour in enumerate(colours):
+            write_jpeg(tmp_path / name / f"{name[:-1]}.{index}.jpg", colour)
+    (tmp_path / "cats" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    (tmp_path / "cats" / "notes.txt").write_text("not an image at all")
+    good = (tmp_path / "cats" / "cat.0.jpg").read_bytes()
+    (tmp_path / "cats" / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (tmp_path / "cats" / ".DS_Store").write_bytes(b"hidden files are ignored")
+    return tmp_path
+
+
+def test_unreadable_files_are_skipped_and_counted(folder, capsys):
+    loaded = images.load_image_folder(folder, image_size=(16, 18))
+    assert loaded.class_names == ["cats", "dogs"]
+    assert loaded.images.shape == (5, 16, 18, 3)
+    assert loaded.images.dtype == np.uint8
+    assert loaded.labels.tolist() == [0, 0, 0, 1, 1]
+    assert loaded.counts() == {"cats": 3, "dogs": 2}
+    assert sorted(path.name for path in loaded.skipped) == [
+        "corrupt.jpg",
+        "notes.txt",
+        "truncated.jpg",
+    ]
+    assert [path.name for path in loaded.paths] == [
+        "cat.0.jpg",
+        "cat.1.jpg",
+        "cat.2.jpg",
+        "dog.0.jpg",
+        "dog.1.jpg",
+    ]
+    message = capsys.readouterr().out
+    assert "skipped 3 unreadable files" in message
+    assert "cats/corrupt.jpg" in message and "cats/truncated.jpg" in message
+
+
+def test_images_keep_their_colours(folder):
+    loaded = images.load_image_folder(folder, image_size=(16, 16), verbose=False)
+    red, blue = loaded.images[0].mean(axis=(0, 1)), loaded.images[3].mean(axis=(0, 1))
+    assert red[0] > red[2] and blue[2] > blue[0]
+
+
+def test_class_names_fix_the_label_order(folder):
+    loaded = images.load_image_folder(folder, (8, 8), class_names=["dogs", "cats"], verbose=False)
+    assert loaded.labels.tolist() == [0, 0, 1, 1, 1]
+
+
+def test_missing_class_folder_is_named(folder):
+    with pytest.raises(FileNotFoundError, match="'birds'.*birds"):
+        images.load_image_folder(folder, (8, 8), class_names=["cats", "birds"])
+
+
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        images.load_image_folder(tmp_path / "nowhere", (8, 8))
+
+
+def test_folder_without_class_folders(tmp_path):
+    write_jpeg(tmp_path / "loose.jpg", (1, 2, 3))
+    with pytest.raises(FileNotFoundError, match="no class folders"):
+        images.load_image_folder(tmp_path, (8, 8))
+
+
+def test_empty_class_folder_is_named(folder):
+    (folder / "birds").mkdir()
+    with pytest.raises(images.UnreadableFolderError, match="'birds' is empty"):
+        images.load_image_folder(folder, (8, 8))
+
+
+def test_class_folder_without_a_readable_image_is_named(folder):
+    (folder / "birds").mkdir()
+    (folder / "birds" / "bad.jpg").write_bytes(b"garbage")
+    with pytest.raises(images.UnreadableFolderError, match="'birds' holds no readable image"):
+        images.load_image_folder(folder, (8, 8), verbose=False)
+
+
+def test_load_image_resizes_to_height_and_width(folder):
+    image = images.load_image(folder / "dogs" / "dog.0.jpg", (10, 30))
+    assert image.shape == (10, 30, 3) and image.dtype == np.uint8
+    assert images.load_image(folder / "dogs" / "dog.0.jpg").shape == (20, 24, 3)
+
+
+def test_dataset_batches_rescales_and_covers_everything(folder):
+    loaded = images.load_image_folder(folder, (16, 16), verbose=False)
+    batches = list(loaded.dataset(2, shuffle=True))
+    assert [len(labels) for _, labels in batches] == [2, 2, 1]
+    pixels = np.concatenate([batch.numpy() for batch, _ in batches])
+    labels = np.concatenate([labels.numpy() for _, labels in batches])
+    assert pixels.dtype == np.float32 and labels.dtype == np.float32
+    assert 0.0 <= pixels.min() and pixels.max() <= 1.0
+    assert sorted(labels.tolist()) == [0.0, 0.0, 0.0, 1.0, 1.0]
+    # Without shuffling or augmentation the pipeline only rescales.
+    (first, _), *_ = loaded.dataset(5)
+    np.testing.assert_allclose(first.numpy(), loaded.images / 255, atol=1e-6)
+
+
+def test_augmentation_only_while_training():
+    augment = images.augmentation_pipeline(seed=3)
+    assert [layer.name for layer in augment.layers] == [
+        "random_rotation",
+        "random_translation",
+        "random_shear",
+        "random_zoom",
+        "random_flip",
+    ]
+    rng = np.random.default_rng(0)
+    batch = np.repeat(rng.random((1, 32, 32, 3), dtype=np.float32), 4, axis=0)
+    np.testing.assert_array_equal(np.asarray(augment(batch, training=False)), batch)
+    out = np.asarray(augment(batch, training=True))
+    assert out.shape == batch.shape
+    assert not np.allclose(out[0], batch[0])
+    assert not np.allclose(out[0], out[1])  # every image draws its own transformation

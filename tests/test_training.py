@@ -1,0 +1,203 @@
+"""The model cache: keyed by the recipe, written atomically, round-trips a model."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import lib  # noqa: F401  (quiet TensorFlow start-up)
+from lib import config, models, training
+
+DATA = {"name": "tiny", "n": 32}
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path))
+    monkeypatch.delenv("CONVNETS_BUDGET", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def tiny_data():
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 4), dtype=np.float32)
+    y = (x.sum(axis=1) > 2).astype(np.float32)
+    return x, y
+
+
+def tiny_model(units=3, learning_rate=0.01):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,), name="features"),
+            keras.layers.Dense(units, activation="relu", name="hidden"),
+            keras.layers.Dense(1, activation="sigmoid", name="predictions"),
+        ],
+        name="tiny",
+    )
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def key(model=None, **changes):
+    settings = {"epochs": 1, "batch_size": 8, "data": DATA, "seed": config.SEED, "extra": None}
+    settings.update(changes)
+    return training.cache_key(training.recipe(model or tiny_model(), **settings))
+
+
+def fit(model, data, **changes):
+    settings = {"name": "tiny", "data": DATA, "epochs": 1, "batch_size": 8, "log": False}
+    settings.update(changes)
+    return training.fit_cached(model, *data, **settings)
+
+
+def test_key_is_stable_for_the_same_recipe():
+    # Two separately built models: Keras numbers their optimizers differently.
+    assert key() == key()
+
+
+def test_key_changes_with_every_part_of_the_recipe(monkeypatch):
+    base = key()
+    changed = {
+        "architecture": key(tiny_model(units=4)),
+        "learning rate": key(tiny_model(learning_rate=0.02)),
+        "epochs": key(epochs=2),
+        "batch size": key(batch_size=16),
+        "data": key(data={"name": "tiny", "n": 33}),
+        "seed": key(seed=2),
+        "extra": key(extra={"augmentation": "flip"}),
+    }
+    monkeypatch.setenv("CONVNETS_BUDGET", "full")
+    changed["budget"] = key()
+    assert all(value != base for value in changed.values()), changed
+    assert len(set(changed.values())) == len(changed)
+
+
+def test_recipe_needs_a_compiled_model():
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="Compile"):
+        training.recipe(model, epochs=1, batch_size=8, data=DATA)
+
+
+def test_data_fingerprint_sees_every_byte():
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    b = a.copy()
+    b[2, 3] += 1
+    assert training.data_fingerprint(a) == training.data_fingerprint(a.copy())
+    assert training.data_fingerprint(a) != training.data_fingerprint(b)
+    assert training.data_fingerprint(a) != training.data_fingerprint(a.reshape(4, 3))
+
+
+@pytest.mark.filterwarnings("error::UserWarning")  # e.g. Keras skipping optimizer variables
+def test_cached_model_round_trips(tiny_data, cache):
+    first = fit(tiny_model(), tiny_data)
+    assert not first.from_cache
+    assert first.epochs == 1 and set(first.history) == {"loss", "accuracy"}
+    assert first.path.is_file() and first.path.parent == cache / "models"
+    record = json.loads(first.path.with_suffix(".json").read_text())
+    assert record["key"] == first.key and record["history"] == first.history
+
+    again = fit(tiny_model(), tiny_data)
+    assert again.from_cache and again.key == first.key
+    assert again.history == first.history
+    for mine, theirs in zip(again.model.get_weights(), first.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    x = tiny_data[0]
+    np.testing.assert_allclose(again.model.predict(x, verbose=0), first.model.predict(x, verbose=0))
+    # The optimizer's state comes back too, so training could go on where it stopped.
+    assert int(again.model.optimizer.iterations) == int(first.model.optimizer.iterations) == 4
+
+
+def test_changed_recipe_trains_again(tiny_data):
+    assert not fit(tiny_model(), tiny_data).from_cache
+    assert not fit(tiny_model(), tiny_data, epochs=2).from_cache
+    assert fit(tiny_model(), tiny_data, epochs=2).from_cache
+
+
+def test_loading_and_training_print_what_happened(tiny_data, capsys):
+    fit(tiny_model(), tiny_data, log=True)
+    trained = capsys.readouterr().out
+    assert "Training 'tiny' for 1 epochs" in trained and "epoch   1/1" in trained
+    fit(tiny_model(), tiny_data, log=True)
+    loaded = capsys.readouterr().out
+    assert "Loaded 'tiny' from the model cache" in loaded and "epoch   1/1" in loaded
+
+
+def test_interrupted_save_leaves_nothing_trusted(tiny_data, monkeypatch, cache):
+    """A crash between writing the model and sealing it with the JSON."""
+    real_replace = os.replace
+
+    def crash_on_json(source, destination):
+        if str(destination).endswith(".json"):
+            raise KeyboardInterrupt("power cut")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(training.os, "replace", crash_on_json)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_model(), tiny_data)
+    monkeypatch.setattr(training.os, "replace", real_replace)
+
+    names = sorted(path.name for path in (cache / "models").iterdir())
+    assert len(names) == 1 and names[0].endswith(".keras")  # the model, no seal, no temp file
+    assert training.load_entry("tiny", key()) is None
+    assert not fit(tiny_model(), tiny_data).from_cache  # trained again, then sealed
+    assert fit(tiny_model(), tiny_data).from_cache
+
+
+def test_damaged_entries_are_not_trusted(tiny_data):
+    result = fit(tiny_model(), tiny_data)
+    model_path, json_path = training.entry_paths("tiny", result.key)
+    assert training.load_entry("tiny", result.key) is not None
+
+    model_bytes = model_path.read_bytes()
+    model_path.write_bytes(model_bytes[: len(model_bytes) // 2])  # a torn model file
+    assert training.load_entry("tiny", result.key) is None
+    assert not fit(tiny_model(), tiny_data).from_cache
+
+    json_path.write_text('{"key": "')  # a torn seal
+    assert training.load_entry("tiny", result.key) is None
+    json_path.write_text(json.dumps({"key": "another recipe"}))
+    assert training.load_entry("tiny", result.key) is None
+    model_path.unlink()
+    assert training.load_entry("tiny", result.key) is None
+
+
+def test_model_builders_have_the_books_parameter_counts():
+    assert models.mnist_convnet().count_params() == 93_322
+    assert models.mnist_dense().count_params() == 407_050
+    assert models.cats_dogs_convnet().count_params() == 3_453_121
+    with_dropout = models.cats_dogs_convnet(dropout=0.5)
+    assert with_dropout.count_params() == 3_453_121
+    assert with_dropout.get_layer("dropout").rate == 0.5
+
+
+def test_confusion_matrix_counts_pairs():
+    matrix = training.confusion_matrix([0, 1, 2, 2, 1], [0, 2, 2, 2, 1], 3)
+    assert matrix.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 2]]
+
+
+def test_full_budget_runs_the_course_recipes(monkeypatch):
+    monkeypatch.setenv("CONVNETS_BUDGET", "full")
+    scratch = training.cats_dogs_settings("from_scratch")
+    augmented = training.cats_dogs_settings("augmented")
+    assert (scratch["epochs"], scratch["batch_size"], scratch["learning_rate"]) == (30, 20, 1e-4)
+    assert not scratch["augment"] and scratch["dropout"] is None
+    assert (augmented["epochs"], augmented["batch_size"], augmented["learning_rate"]) == (
+        100,
+        32,
+        1e-4,
+    )
+    assert augmented["augment"] and augmented["dropout"] == 0.5
+    with pytest.raises(ValueError, match="no_such_recipe"):
+        training.cats_dogs_settings("no_such_recipe")
