@@ -43,7 +43,7 @@ lint: $(INSTALLED)
 
 # Re-execute the chapters and rewrite tests/reference/*.ipynb; review the diff.
 references: $(INSTALLED)
-	$(BIN)/python tools/update_references.py
+	$(BIN)/python tools/update_references.py $(ARGS)
 
 clean:
 	rm -rf _build

@@ -2,12 +2,18 @@
 
     python tools/update_references.py                 # every chapter in _toc.yml
     python tools/update_references.py 01_convolution  # just one
+    python tools/update_references.py --from-build    # reuse the last `make book`
 
 Each chapter ``book/NAME.md`` is executed from scratch (in ``book/``, as the
 book build does) and saved as ``tests/reference/NAME.ipynb``. Images, widget
 state and the outputs of cells tagged ``nbval-ignore-output`` are dropped: the
 reference keeps only the text outputs nbval compares, so it stays small and
 its diff reads as a list of changed facts. Review that diff before committing.
+
+With ``--from-build`` the notebooks that ``make book`` just executed
+(``_build/jupyter_execute/book/NAME.ipynb``) are used instead of running every
+chapter a second time; ``tests/test_references.py`` catches a build older
+than its chapter, since it compares each reference's code with the chapter's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = ROOT / "tests" / "reference"
+BUILD_DIR = ROOT / "_build" / "jupyter_execute"
 DROPPED_MIME_TYPES = (
     "image/png",
     "image/jpeg",
@@ -59,15 +66,21 @@ def strip_outputs(notebook) -> None:
                 output.get("data", {}).pop(mime, None)
 
 
-def update(chapter: Path) -> Path:
-    notebook = jupytext.read(chapter)
+def update(chapter: Path, from_build: bool = False) -> Path:
     start = time.perf_counter()
-    NotebookClient(
-        notebook,
-        timeout=3600,
-        kernel_name="python3",
-        resources={"metadata": {"path": chapter.parent}},
-    ).execute()
+    if from_build:
+        executed = BUILD_DIR / chapter.relative_to(ROOT).with_suffix(".ipynb")
+        if not executed.is_file():
+            raise SystemExit(f"{executed} is missing: run `make book` first")
+        notebook = nbformat.read(executed, as_version=4)
+    else:
+        notebook = jupytext.read(chapter)
+        NotebookClient(
+            notebook,
+            timeout=3600,
+            kernel_name="python3",
+            resources={"metadata": {"path": chapter.parent}},
+        ).execute()
     strip_outputs(notebook)
     REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
     target = REFERENCE_DIR / f"{chapter.stem}.ipynb"
@@ -77,6 +90,8 @@ def update(chapter: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    from_build = "--from-build" in argv
+    argv = [arg for arg in argv if arg != "--from-build"]
     chapters = chapter_files()
     if argv:
         wanted = set(argv)
@@ -87,7 +102,7 @@ def main(argv: list[str]) -> int:
             return 2
         chapters = [path for path in chapters if path.stem in wanted]
     for chapter in chapters:
-        update(chapter)
+        update(chapter, from_build)
     return 0
 
 
