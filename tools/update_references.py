@@ -54,7 +54,8 @@ def has_code(notebook) -> bool:
 def strip_outputs(notebook) -> None:
     """Keep only what nbval compares; drop bulky and run-dependent data."""
     notebook.metadata.pop("widgets", None)
-    for cell in notebook.cells:
+    for number, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{number}"  # stable ids keep the diff to real changes
         if cell.cell_type != "code":
             continue
         cell.metadata.pop("execution", None)
