@@ -719,6 +719,10 @@ class PretrainedBase:
         boundary = first.input
         below = keras.Model(self.model.input, boundary, name=f"{self.model.name}_below_last_block")
         last_block = keras.Model(boundary, self.model.output, name=f"{self.model.name}_last_block")
+        # Keras names the new input after the boundary tensor, whose automatic name
+        # ("keras_tensor_460") depends on how many tensors the session made before: a
+        # fixed name keeps the model's config, and so the training cache's key, stable.
+        last_block.layers[0].name = f"{last_block.name}_input"
         return below, last_block
 
     def describe(self) -> str:

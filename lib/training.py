@@ -274,6 +274,7 @@ def fit_cached(
     model_path, _ = entry_paths(name, key)
     record = load_entry(name, key)
     if record is not None:
+        initial_weights = model.get_weights()
         try:
             # The .keras file holds the optimizer's state too: build the optimizer's
             # variables first, so that they are restored instead of skipped.
@@ -282,6 +283,7 @@ def fit_cached(
             model.load_weights(model_path)
         except (OSError, ValueError) as error:
             printer(f"The cached {model_path.name} could not be loaded ({error}); retraining.")
+            model.set_weights(initial_weights)  # start from the freshly built weights
             record = None
     if record is not None:
         history = record["history"]

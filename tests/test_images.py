@@ -139,3 +139,10 @@ def test_augmentation_only_while_training():
     assert out.shape == batch.shape
     assert not np.allclose(out[0], batch[0])
     assert not np.allclose(out[0], out[1])  # every image draws its own transformation
+
+
+def test_image_folder_dataset_in_one_call(folder, capsys):
+    dataset = images.image_folder_dataset(folder, batch_size=4, image_size=(8, 8))
+    shapes = [tuple(batch.shape) for batch, _ in dataset]
+    assert shapes == [(4, 8, 8, 3), (1, 8, 8, 3)]
+    assert "skipped 3 unreadable files" in capsys.readouterr().out

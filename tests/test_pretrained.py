@@ -601,6 +601,22 @@ def test_split_at_last_block_shares_the_layers_of_the_base(classifier, tmp_path,
     assert stored.key == pretrained.features_key(base, photos, model=below)
 
 
+def test_split_at_last_block_gives_the_same_config_in_any_session(classifier):
+    import keras
+
+    def last_block_config():
+        base = pretrained.imagenet_base(
+            input_shape=(32, 32, 3), base="efficientnet_lite0", verbose=False
+        )
+        return base.split_at_last_block()[1].get_config()
+
+    first = last_block_config()
+    for _ in range(3):  # more tensors made in between shift Keras's automatic names
+        keras.Input((4,))
+    assert last_block_config() == first
+    assert first["layers"][0]["name"] == "efficientnet_lite0_last_block_input"
+
+
 def test_split_at_last_block_of_vgg16(stand_in_vgg16_weights):
     _, _, model = stand_in_vgg16_weights
     base = pretrained.PretrainedBase("VGG16", model, False, pretrained.VGG16_LAST_BLOCK, "test")

@@ -44,6 +44,7 @@ def tiny_model(units=3, learning_rate=0.01):
         optimizer=keras.optimizers.RMSprop(learning_rate),
         loss="binary_crossentropy",
         metrics=["accuracy"],
+        run_eagerly=True,  # no graph tracing: a few steps run faster eagerly
     )
     return model
 
@@ -201,3 +202,16 @@ def test_full_budget_runs_the_course_recipes(monkeypatch):
     assert augmented["augment"] and augmented["dropout"] == 0.5
     with pytest.raises(ValueError, match="no_such_recipe"):
         training.cats_dogs_settings("no_such_recipe")
+
+
+def test_sealed_but_unloadable_entry_trains_again(tiny_data, capsys):
+    """A sealed entry whose model does not fit the recipe's (e.g. edited by hand)."""
+    result = fit(tiny_model(), tiny_data)
+    model_path, json_path = training.entry_paths("tiny", result.key)
+    record = json.loads(json_path.read_text())
+    other = tiny_model(units=5)
+    training.save_entry(other, "tiny", result.key, record)  # resealed around another model
+    again = fit(tiny_model(), tiny_data, log=True)
+    assert not again.from_cache
+    assert "could not be loaded" in capsys.readouterr().out
+    assert again.model.get_layer("hidden").kernel.shape == (4, 3)

@@ -5,7 +5,7 @@
 Both feed the augmented Dogs vs. Cats model of chapter 5 (the convnet with
 Dropout(0.5)) the same 2,000 training photos with the same random
 transformations (rotation 40 degrees, shifts 0.2, shear, zoom 0.2,
-horizontal flips, nearest fill):
+horizontal flips, nearest fill, nearest-neighbour sampling):
 
 - **tf.data**: ``lib.images`` decodes and resizes every photo once, keeps
   them in memory, and augments whole batches with Keras preprocessing layers
@@ -66,7 +66,7 @@ def fresh_model():
 
 
 def legacy_generator(directory: Path, batch_size: int, shear_degrees: float):
-    """flow_from_directory with the course's arguments (shear as the layer's, in degrees)."""
+    """flow_from_directory with the course's arguments; the shear is the layer's, in degrees."""
     import tensorflow as tf
 
     generator = tf.keras.preprocessing.image.ImageDataGenerator(
@@ -78,6 +78,7 @@ def legacy_generator(directory: Path, batch_size: int, shear_degrees: float):
         zoom_range=0.2,
         horizontal_flip=True,
         fill_mode="nearest",
+        interpolation_order=0,  # nearest-neighbour sampling, as the layers of lib.images
     )
     return generator.flow_from_directory(
         directory,
