@@ -200,6 +200,7 @@ def test_full_budget_runs_the_course_recipes(monkeypatch):
         1e-4,
     )
     assert augmented["augment"] and augmented["dropout"] == 0.5
+    assert scratch["schedule"] is None and augmented["schedule"] is None  # constant rates
     with pytest.raises(ValueError, match="no_such_recipe"):
         training.cats_dogs_settings("no_such_recipe")
 
