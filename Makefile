@@ -1,6 +1,6 @@
 # Two commands on a fresh clone (see README.md):
 #   make book   install everything, then build the HTML book with every chapter executed
-#   make test   lint, unit tests, and nbval on every chapter
+#   make test   lint, unit tests, browser tests of the built book, and nbval on every chapter
 # Offline, point the data layer at a mirror first: export CONVNETS_DATA=../shared/data
 
 SHELL := /bin/bash
@@ -15,13 +15,13 @@ ifdef CONVNETS_DATA
 export CONVNETS_DATA := $(abspath $(CONVNETS_DATA))
 endif
 
-.PHONY: book test install lint references clean
+.PHONY: book test install lint browser notebooks references clean
 
 book: $(INSTALLED)
 	$(BIN)/python -m lib.data check
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going .
 
-test: $(INSTALLED) lint
+test: $(INSTALLED) lint browser
 	$(BIN)/pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg tests
 
 install: $(INSTALLED)
@@ -40,6 +40,16 @@ lint: $(INSTALLED)
 	  $(BIN)/jupytext --quiet --to ipynb --output $(LINT_DIR)/$$(basename $$chapter .md).ipynb $$chapter || exit 1; \
 	done
 	$(BIN)/ruff check --extend-ignore E402,I001 $(LINT_DIR)
+
+# tests/test_browser.py drives Debian's Chromium (Playwright downloads no browser).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# Colab and Binder open book/NAME.ipynb: rewrite them after changing a chapter.
+notebooks: $(INSTALLED)
+	$(BIN)/python tools/colab_notebooks.py
 
 # Re-execute the chapters and rewrite tests/reference/*.ipynb; review the diff.
 references: $(INSTALLED)
