@@ -278,4 +278,8 @@ def augmentation_pipeline(
     ]
     if horizontal_flip:
         steps.append(layers.RandomFlip("horizontal", seed=seed + 4, name="random_flip"))
-    return keras.Sequential(steps, name="augmentation")
+    # A named input: without one Keras numbers it (input_layer_3...) by how many
+    # models the session built before, and the training recipe, which records
+    # this pipeline, would change from one notebook to the next.
+    image = keras.Input(shape=(None, None, 3), name="image")
+    return keras.Sequential([image, *steps], name="augmentation")

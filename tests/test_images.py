@@ -146,3 +146,16 @@ def test_image_folder_dataset_in_one_call(folder, capsys):
     shapes = [tuple(batch.shape) for batch, _ in dataset]
     assert shapes == [(4, 8, 8, 3), (1, 8, 8, 3)]
     assert "skipped 3 unreadable files" in capsys.readouterr().out
+
+
+def test_augmentation_pipeline_config_is_the_same_in_every_session():
+    """The training recipe records the pipeline's config: Keras's numbering must not leak in."""
+    import keras
+
+    first = images.augmentation_pipeline()
+    first(np.zeros((1, 8, 8, 3), "float32"), training=True)
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])  # bumps Keras's name counters
+    keras.Sequential([keras.layers.Dense(1)])(np.zeros((1, 4), "float32"))
+    second = images.augmentation_pipeline()
+    second(np.zeros((1, 8, 8, 3), "float32"), training=True)
+    assert first.get_config() == second.get_config()
