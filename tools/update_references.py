@@ -10,10 +10,12 @@ state and the outputs of cells tagged ``nbval-ignore-output`` are dropped: the
 reference keeps only the text outputs nbval compares, so it stays small and
 its diff reads as a list of changed facts. Review that diff before committing.
 
-With ``--from-build`` the notebooks that ``make book`` just executed
-(``_build/jupyter_execute/book/NAME.ipynb``) are used instead of running every
-chapter a second time; ``tests/test_references.py`` catches a build older
-than its chapter, since it compares each reference's code with the chapter's.
+With ``--from-build`` the outputs that ``make book`` stored in its execution
+cache (``_build/.jupyter_cache``) are used instead of running every chapter a
+second time. The cache is looked up by the chapter's current code, so a
+chapter changed since the build is refused. (The notebooks in
+``_build/jupyter_execute`` will not do: the build drops their glue outputs,
+and writes chapters it took from the cache without any outputs.)
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = ROOT / "tests" / "reference"
-BUILD_DIR = ROOT / "_build" / "jupyter_execute"
+EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
 DROPPED_MIME_TYPES = (
     "image/png",
     "image/jpeg",
@@ -70,10 +72,17 @@ def strip_outputs(notebook) -> None:
 def update(chapter: Path, from_build: bool = False) -> Path:
     start = time.perf_counter()
     if from_build:
-        executed = BUILD_DIR / chapter.relative_to(ROOT).with_suffix(".ipynb")
-        if not executed.is_file():
-            raise SystemExit(f"{executed} is missing: run `make book` first")
-        notebook = nbformat.read(executed, as_version=4)
+        from jupyter_cache import get_cache
+
+        try:
+            _, notebook = get_cache(EXECUTION_CACHE).merge_match_into_notebook(
+                jupytext.read(chapter)
+            )
+        except KeyError:
+            raise SystemExit(
+                f"{chapter.relative_to(ROOT)} has no executed version in {EXECUTION_CACHE.name} "
+                "matching its code: run `make book` first"
+            ) from None
     else:
         notebook = jupytext.read(chapter)
         NotebookClient(
