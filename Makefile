@@ -41,8 +41,9 @@ lint: $(INSTALLED)
 	done
 	$(BIN)/ruff check --extend-ignore E402,I001 $(LINT_DIR)
 
-# tests/test_browser.py drives Debian's Chromium (Playwright downloads no browser).
-CHROMIUM := /usr/bin/chromium
+# tests/test_browser.py drives Debian's Chromium (Playwright downloads no browser);
+# CHROMIUM=/path/to/chrome uses another Chromium-based browser instead.
+export CHROMIUM ?= /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
 	test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }

@@ -11,6 +11,7 @@ every static selector shows the picture of the option a reader picks.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # or another Chromium
 LOCAL = ("file:", "data:", "blob:", "about:")
 FILE_NAME = re.compile(r"\.(png|jpe?g|gif|svg|webp)$|[0-9a-f]{16}", re.IGNORECASE)
 
