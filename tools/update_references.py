@@ -67,6 +67,24 @@ def strip_outputs(notebook) -> None:
         for output in cell.outputs:
             for mime in DROPPED_MIME_TYPES:
                 output.get("data", {}).pop(mime, None)
+        cell.outputs = merge_streams(cell.outputs)
+
+
+def merge_streams(outputs) -> list:
+    """Consecutive prints to one stream as one output: how a run splits them is chance."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def update(chapter: Path, from_build: bool = False) -> Path:
