@@ -204,9 +204,12 @@ def make_dataset(
     new order every epoch when ``shuffle``), batch, convert to ``float32``
     and multiply by ``rescale``, then apply ``augment`` (a Keras layer or
     model called with ``training=True``, e.g. :func:`augmentation_pipeline`)
-    to whole batches. The batch work runs on parallel threads
-    (``num_parallel_calls=AUTOTUNE``) and ``prefetch`` prepares the next
-    batches while the model trains on the current one. Labels come out as
+    to whole batches. One batch at a time is prepared, on a background
+    thread, and ``prefetch`` keeps the next ones ready while the model trains
+    on the current one. (With ``num_parallel_calls=AUTOTUNE`` several
+    batches are augmented at once, each with TensorFlow's own thread pool:
+    on two cores they fight the model for the CPU and an epoch takes twice
+    as long; see ``tools/bench_input_pipeline.py``.) Labels come out as
     ``float32``, as binary cross-entropy expects. Never pass ``augment`` for
     validation or test data.
     """
@@ -223,7 +226,7 @@ def make_dataset(
             batch = augment(batch, training=True)
         return batch, batch_labels
 
-    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(prepare, num_parallel_calls=1)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

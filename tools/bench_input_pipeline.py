@@ -9,7 +9,7 @@ horizontal flips, nearest fill, nearest-neighbour sampling):
 
 - **tf.data**: ``lib.images`` decodes and resizes every photo once, keeps
   them in memory, and augments whole batches with Keras preprocessing layers
-  on parallel threads, prefetching ahead of the model;
+  on a background thread, prefetching ahead of the model;
 - **legacy**: ``ImageDataGenerator.flow_from_directory`` (deprecated; Keras
   3 keeps it only under ``tf.keras``) reads and decodes every file again at
   every epoch and transforms one image at a time with SciPy.
