@@ -7,6 +7,7 @@ when ``CONVNETS_DATA`` is not set; those comparing with PyTorch are skipped when
 ``torch`` is not installed (it is never a requirement of the book).
 """
 
+import ast
 import os
 import pickle
 import struct
@@ -458,9 +459,18 @@ def test_classify_needs_the_classifier():
 
 
 def test_pickle_module_is_not_used_unrestricted():
-    """The reader never calls pickle.load / pickle.loads on file contents."""
-    source = Path(pretrained.__file__).read_text()
-    assert "pickle.load(" not in source and "pickle.loads(" not in source
+    """No module of lib calls pickle's own loaders: only the restricted reader unpickles."""
+    unrestricted = {"load", "loads", "Unpickler"}
+    for path in Path(pretrained.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "pickle"
+                and node.func.attr in unrestricted
+            ):
+                raise AssertionError(f"{path.name}:{node.lineno} calls pickle.{node.func.attr}")
 
 
 # --- features of a frozen base, computed once ----------------------------------------------
