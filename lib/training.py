@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from lib import config
+from lib.data import sha256_of
 
 CACHE_FORMAT = 1
 # Compile settings that change how fast training runs but not what it computes.
@@ -119,14 +120,6 @@ def entry_paths(name: str, key: str) -> tuple[Path, Path]:
     return folder / f"{stem}.keras", folder / f"{stem}.json"
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fsync(path: Path) -> None:
     with open(path, "rb") as stream:
         os.fsync(stream.fileno())
@@ -148,7 +141,7 @@ def save_entry(model, name: str, key: str, record: dict) -> Path:
     try:
         model.save(temporary)
         _fsync(temporary)
-        checksum = _sha256_file(temporary)
+        checksum = sha256_of(temporary)
         os.replace(temporary, model_path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -177,7 +170,7 @@ def load_entry(name: str, key: str) -> dict | None:
     if not isinstance(record, dict) or record.get("key") != key:
         return None
     try:
-        if _sha256_file(model_path) != record.get("model_sha256"):
+        if sha256_of(model_path) != record.get("model_sha256"):
             return None
     except OSError:
         return None
