@@ -18,6 +18,8 @@ Main entry points:
   :class:`ImageFolder` (arrays, labels, class names, skipped files);
 - :func:`make_dataset` / :meth:`ImageFolder.dataset` the ``tf.data`` pipeline;
 - :func:`image_folder_dataset` both steps at once;
+- :func:`load_dogs_vs_cats` the book's Dogs vs. Cats splits, and
+  :func:`load_test_photos` its 20 labelled test photos;
 - :func:`augmentation_pipeline` the Keras preprocessing layers that replace the
   legacy ``ImageDataGenerator``'s random transformations.
 """
@@ -25,6 +27,7 @@ Main entry points:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,9 @@ from lib.config import SEED
 # PIL raises UnidentifiedImageError (an OSError) for non-images, OSError for
 # truncated files, and ValueError or SyntaxError for some malformed headers.
 UNREADABLE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+CATS_DOGS = ["cat", "dog"]  # the Dogs vs. Cats classes, in label order
 
 
 class UnreadableFolderError(ValueError):
@@ -186,6 +192,38 @@ def load_image_folder(
         paths=[paths[i] for i in keep],
         skipped=skipped,
     )
+
+
+def load_dogs_vs_cats(
+    image_size: tuple[int, int] = (150, 150),
+    splits: Sequence[str] = ("train", "validation", "test"),
+    *,
+    verbose: bool = True,
+) -> dict[str, ImageFolder]:
+    """The Dogs vs. Cats subset's ``splits``, each an :class:`ImageFolder` decoded once.
+
+    The photos come from :func:`lib.data.dogs_vs_cats_dir` (mirror, cache or
+    verified download, extracted once); the class folders are ``cats`` and
+    ``dogs``, so the labels are 0 for cats, 1 for dogs.
+    """
+    from lib import data
+
+    root = data.dogs_vs_cats_dir()
+    return {split: load_image_folder(root / split, image_size, verbose=verbose) for split in splits}
+
+
+def load_test_photos(image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[Path]]:
+    """The 20 test photos the chapters predict on, as ``(photos, labels, paths)``.
+
+    ``photos`` is a ``uint8`` batch resized to ``image_size``; ``labels`` is 0
+    for a cat and 1 for a dog, read from the file name (``cat.1500.jpg``).
+    """
+    from lib import data
+
+    paths = data.test_photo_paths()
+    photos = np.stack([load_image(path, image_size) for path in paths])
+    labels = np.array([CATS_DOGS.index(path.name.split(".")[0]) for path in paths])
+    return photos, labels, paths
 
 
 def make_dataset(

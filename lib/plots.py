@@ -397,6 +397,27 @@ def plot_prediction_grid(
     return _finish(fig)
 
 
+def plot_dog_predictions(
+    photos: Sequence[np.ndarray],
+    dog_probability: Sequence[float],
+    actual: Sequence[int],
+    *,
+    title: str | None = None,
+) -> plt.Figure:
+    """:func:`plot_prediction_grid` for a cats-versus-dogs model's sigmoid outputs.
+
+    A probability above 0.5 reads as "dog"; the confidence shown is the
+    probability of the predicted class (``p`` for a dog, ``1 - p`` for a cat).
+    ``actual`` holds 0 for a cat and 1 for a dog.
+    """
+    dog_probability = np.asarray(dog_probability, dtype=float).ravel()
+    predicted = (dog_probability > 0.5).astype(int)
+    confidence = np.where(predicted == 1, dog_probability, 1 - dog_probability)
+    return plot_prediction_grid(
+        photos, predicted, actual, ["cat", "dog"], scores=confidence, title=title
+    )
+
+
 def plot_augmented_samples(
     original: np.ndarray,
     augmented: Sequence[np.ndarray],

@@ -159,3 +159,29 @@ def test_augmentation_pipeline_config_is_the_same_in_every_session():
     second = images.augmentation_pipeline()
     second(np.zeros((1, 8, 8, 3), "float32"), training=True)
     assert first.get_config() == second.get_config()
+
+
+def test_dogs_vs_cats_splits_come_from_the_data_layer(folder, tmp_path_factory, monkeypatch):
+    from lib import data
+
+    root = tmp_path_factory.mktemp("dogs_vs_cats")
+    (root / "validation").symlink_to(folder)
+    monkeypatch.setattr(data, "dogs_vs_cats_dir", lambda: root)
+    splits = images.load_dogs_vs_cats((16, 18), ("validation",), verbose=False)
+    assert list(splits) == ["validation"]
+    assert splits["validation"].class_names == ["cats", "dogs"]
+    assert splits["validation"].images.shape == (5, 16, 18, 3)
+
+
+def test_test_photos_are_labelled_from_their_names(tmp_path, monkeypatch):
+    from lib import data
+
+    paths = []
+    for name, colour in (("cat.1500.jpg", (200, 30, 30)), ("dog.1500.jpg", (20, 40, 200))):
+        write_jpeg(tmp_path / name, colour)
+        paths.append(tmp_path / name)
+    monkeypatch.setattr(data, "test_photo_paths", lambda: paths)
+    photos, labels, returned = images.load_test_photos((10, 12))
+    assert photos.shape == (2, 10, 12, 3) and photos.dtype == np.uint8
+    assert labels.tolist() == [0, 1]
+    assert returned == paths

@@ -1,6 +1,6 @@
 """Benchmark: the tf.data augmentation pipeline against the legacy ImageDataGenerator.
 
-    python tools/bench_input_pipeline.py [--epochs 1] [--batch-size 32]
+    python tools/bench_input_pipeline.py [--epochs 1] [--batch-size N]
 
 Both feed the augmented Dogs vs. Cats model of chapter 5 (the convnet with
 Dropout(0.5)) the same 2,000 training photos with the same random
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import lib  # noqa: E402, F401  (first: it silences TensorFlow's start-up banner)
-from lib import config, data, images, models  # noqa: E402
+from lib import config, data, images, models, training  # noqa: E402
 
 IMAGE_SIZE = (150, 150)
 
@@ -60,7 +60,10 @@ def fresh_model():
     config.seed_everything()
     model = models.cats_dogs_convnet(IMAGE_SIZE + (3,), dropout=0.5)
     model.compile(
-        optimizer=keras.optimizers.RMSprop(1e-4), loss="binary_crossentropy", metrics=["accuracy"]
+        optimizer=keras.optimizers.RMSprop(1e-4),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=training.STEPS_PER_EXECUTION,  # as the chapters train
     )
     return model
 
@@ -92,7 +95,12 @@ def legacy_generator(directory: Path, batch_size: int, shear_degrees: float):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per measurement")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=training.cats_dogs_settings("augmented")["batch_size"],
+        help="photos per batch (default: chapter 5's recipe under the active budget)",
+    )
     args = parser.parse_args(argv)
 
     import numpy as np
