@@ -17,7 +17,6 @@ Main entry points:
 - :func:`load_image_folder` a ``folder/<class>/<image>`` tree as an
   :class:`ImageFolder` (arrays, labels, class names, skipped files);
 - :func:`make_dataset` / :meth:`ImageFolder.dataset` the ``tf.data`` pipeline;
-- :func:`image_folder_dataset` both steps at once;
 - :func:`load_dogs_vs_cats` the book's Dogs vs. Cats splits, and
   :func:`load_test_photos` its 20 labelled test photos;
 - :func:`augmentation_pipeline` the Keras preprocessing layers that replace the
@@ -266,18 +265,6 @@ def make_dataset(
 
     dataset = dataset.map(prepare, num_parallel_calls=1)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def image_folder_dataset(
-    directory,
-    batch_size: int,
-    image_size: tuple[int, int] = (150, 150),
-    class_names=None,
-    **options,
-):
-    """:func:`load_image_folder` then :func:`make_dataset`: a folder as a ``tf.data`` pipeline."""
-    folder = load_image_folder(directory, image_size, class_names)
-    return folder.dataset(batch_size, **options)
 
 
 def augmentation_pipeline(

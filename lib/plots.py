@@ -22,6 +22,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 from lib import convolution
+from lib.images import CATS_DOGS
 
 # Colours of the windows in the grid diagrams, one per window.
 WINDOW_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
@@ -414,7 +415,7 @@ def plot_dog_predictions(
     predicted = (dog_probability > 0.5).astype(int)
     confidence = np.where(predicted == 1, dog_probability, 1 - dog_probability)
     return plot_prediction_grid(
-        photos, predicted, actual, ["cat", "dog"], scores=confidence, title=title
+        photos, predicted, actual, CATS_DOGS, scores=confidence, title=title
     )
 
 

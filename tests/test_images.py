@@ -141,13 +141,6 @@ def test_augmentation_only_while_training():
     assert not np.allclose(out[0], out[1])  # every image draws its own transformation
 
 
-def test_image_folder_dataset_in_one_call(folder, capsys):
-    dataset = images.image_folder_dataset(folder, batch_size=4, image_size=(8, 8))
-    shapes = [tuple(batch.shape) for batch, _ in dataset]
-    assert shapes == [(4, 8, 8, 3), (1, 8, 8, 3)]
-    assert "skipped 3 unreadable files" in capsys.readouterr().out
-
-
 def test_augmentation_pipeline_config_is_the_same_in_every_session():
     """The training recipe records the pipeline's config: Keras's numbering must not leak in."""
     import keras
