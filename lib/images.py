@@ -1,9 +1,9 @@
-"""Image folders into arrays and ``tf.data`` pipelines, with data augmentation.
+"""Image folders into arrays and ``tf.data`` pipelines.
 
 The Dogs vs. Cats photos are few (a few thousand) and small, so every photo is
 decoded and resized *once*, kept in memory as ``uint8`` (one byte per colour
 value), and served from there by a ``tf.data`` pipeline that shuffles, batches,
-rescales and (for training only) augments whole batches in parallel with the
+rescales and (for training only) augments whole batches ahead of the
 model's work. That keeps the input side far cheaper than the model.
 
 A folder that holds a file which is not a readable image (a truncated
@@ -18,9 +18,10 @@ Main entry points:
   :class:`ImageFolder` (arrays, labels, class names, skipped files);
 - :func:`make_dataset` / :meth:`ImageFolder.dataset` the ``tf.data`` pipeline;
 - :func:`load_dogs_vs_cats` the book's Dogs vs. Cats splits, and
-  :func:`load_test_photos` its 20 labelled test photos;
-- :func:`augmentation_pipeline` the Keras preprocessing layers that replace the
-  legacy ``ImageDataGenerator``'s random transformations.
+  :func:`load_test_photos` its 20 labelled test photos.
+
+The random transformations that augment the training batches are in
+:mod:`lib.augmentation`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ UNREADABLE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombEr
 
 
 CATS_DOGS = ["cat", "dog"]  # the Dogs vs. Cats classes, in label order
+
+
+def predicted_labels(dog_probability) -> np.ndarray:
+    """A cats-versus-dogs model's sigmoid outputs as labels: above 0.5 is a dog (1)."""
+    return (np.asarray(dog_probability, dtype=float).ravel() > 0.5).astype(int)
+
+
+def count_right(dog_probability, actual) -> int:
+    """How many of the photos a cats-versus-dogs model's outputs label correctly."""
+    return int(np.sum(predicted_labels(dog_probability) == np.asarray(actual)))
 
 
 class UnreadableFolderError(ValueError):
@@ -240,7 +251,7 @@ def make_dataset(
     The arrays are already decoded, so the pipeline only has to shuffle (a
     new order every epoch when ``shuffle``), batch, convert to ``float32``
     and multiply by ``rescale``, then apply ``augment`` (a Keras layer or
-    model called with ``training=True``, e.g. :func:`augmentation_pipeline`)
+    model called with ``training=True``, e.g. :func:`lib.augmentation.pipeline`)
     to whole batches. One batch at a time is prepared, on a background
     thread, and ``prefetch`` keeps the next ones ready while the model trains
     on the current one. (With ``num_parallel_calls=AUTOTUNE`` several
@@ -265,49 +276,3 @@ def make_dataset(
 
     dataset = dataset.map(prepare, num_parallel_calls=1)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def augmentation_pipeline(
-    rotation_degrees: float = 40,
-    width_shift: float = 0.2,
-    height_shift: float = 0.2,
-    shear: float = 0.2,
-    zoom: float = 0.2,
-    horizontal_flip: bool = True,
-    fill_mode: str = "nearest",
-    interpolation: str = "nearest",
-    seed: int = SEED,
-):
-    """The course's random transformations as Keras preprocessing layers.
-
-    Each layer draws a new random transformation for every image of a batch,
-    and only when called with ``training=True``; otherwise it passes images
-    through unchanged. Geometric layers fill the pixels they uncover with
-    ``fill_mode`` (``"nearest"`` repeats the nearest edge pixel), and read
-    each output pixel from the input with ``interpolation``: ``"nearest"``
-    copies the closest input pixel, so that four layers in a row move pixels
-    without blurring them (``"bilinear"`` averages four neighbours at every
-    layer, and the averages of averages blur the photo), at a quarter of the
-    cost.
-    """
-    import keras
-
-    layers = keras.layers
-    geometric = {"fill_mode": fill_mode, "interpolation": interpolation}
-    steps = [
-        layers.RandomRotation(
-            rotation_degrees / 360, **geometric, seed=seed, name="random_rotation"
-        ),
-        layers.RandomTranslation(
-            height_shift, width_shift, **geometric, seed=seed + 1, name="random_translation"
-        ),
-        layers.RandomShear(x_factor=shear, **geometric, seed=seed + 2, name="random_shear"),
-        layers.RandomZoom(zoom, zoom, **geometric, seed=seed + 3, name="random_zoom"),
-    ]
-    if horizontal_flip:
-        steps.append(layers.RandomFlip("horizontal", seed=seed + 4, name="random_flip"))
-    # A named input: without one Keras numbers it (input_layer_3...) by how many
-    # models the session built before, and the training recipe, which records
-    # this pipeline, would change from one notebook to the next.
-    image = keras.Input(shape=(None, None, 3), name="image")
-    return keras.Sequential([image, *steps], name="augmentation")

@@ -22,7 +22,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 from lib import convolution
-from lib.images import CATS_DOGS
+from lib.images import CATS_DOGS, predicted_labels
 
 # Colours of the windows in the grid diagrams, one per window.
 WINDOW_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
@@ -412,7 +412,7 @@ def plot_dog_predictions(
     ``actual`` holds 0 for a cat and 1 for a dog.
     """
     dog_probability = np.asarray(dog_probability, dtype=float).ravel()
-    predicted = (dog_probability > 0.5).astype(int)
+    predicted = predicted_labels(dog_probability)
     confidence = np.where(predicted == 1, dog_probability, 1 - dog_probability)
     return plot_prediction_grid(
         photos, predicted, actual, CATS_DOGS, scores=confidence, title=title

@@ -399,7 +399,7 @@ def train_cats_dogs(kind: str, train, validation, *, log: bool = True) -> TrainR
     """
     import keras
 
-    from lib import images, models
+    from lib import augmentation, models
 
     settings = cats_dogs_settings(kind)
     batch_size = settings["batch_size"]
@@ -414,7 +414,7 @@ def train_cats_dogs(kind: str, train, validation, *, log: bool = True) -> TrainR
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
-    augment = images.augmentation_pipeline() if settings["augment"] else None
+    augment = augmentation.pipeline() if settings["augment"] else None
     return fit_cached(
         model,
         train.dataset(batch_size, shuffle=True, augment=augment),

@@ -1,29 +1,34 @@
 """Benchmark: the tf.data augmentation pipeline against the legacy ImageDataGenerator.
 
-    python tools/bench_input_pipeline.py [--epochs 1] [--batch-size N]
+    python tools/bench_input_pipeline.py [--rounds 3] [--batch-size N]
 
-Both feed the augmented Dogs vs. Cats model of chapter 5 (the convnet with
+All feed the augmented Dogs vs. Cats model of chapter 5 (the convnet with
 Dropout(0.5)) the same 2,000 training photos with the same random
 transformations (rotation 40 degrees, shifts 0.2, shear, zoom 0.2,
-horizontal flips, nearest fill, nearest-neighbour sampling):
+horizontal flips, nearest fill, bilinear sampling):
 
 - **tf.data**: ``lib.images`` decodes and resizes every photo once, keeps
-  them in memory, and augments whole batches with Keras preprocessing layers
-  on a background thread, prefetching ahead of the model;
+  them in memory, and augments whole batches with ``lib.augmentation``'s
+  ``RandomAffine`` (one composed affine map per photo, one resampling) on a
+  background thread, prefetching ahead of the model;
+- **tf.data, Keras layers**: the same pipeline with Keras's five
+  preprocessing layers instead, one resampling per geometric layer;
 - **legacy**: ``ImageDataGenerator.flow_from_directory`` (deprecated; Keras
   3 keeps it only under ``tf.keras``) reads and decodes every file again at
   every epoch and transforms one image at a time with SciPy.
 
 For each it times (1) the input alone, iterating over one epoch of batches
 without a model, and (2) one training epoch of the model (no validation).
-A third line, the model on batches already in memory without augmentation,
+One more line, the model on batches already in memory without augmentation,
 is the floor: when the tf.data epoch is close to it, the model, not the
-input, is the bottleneck. Epoch times are medians over ``--epochs`` epochs,
-after a warm-up that traces the graphs.
+input, is the bottleneck. Times are medians over ``--rounds`` rounds taken
+in turns (each round times every kind once), after a warm-up that traces
+the graphs.
 
 This is a benchmark, not a test: the numbers depend on the machine and on
-whatever else runs on it (on a shared two-core machine they vary by tens of
-percent from one run to the next), and it takes a few minutes.
+whatever else runs on it. A shared two-core machine can change speed by 2x
+in the middle of a run, which is why the kinds take turns; compare the
+ratios, not the seconds. With 3 rounds it takes 10 to 15 minutes.
 """
 
 from __future__ import annotations
@@ -39,19 +44,33 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import lib  # noqa: E402, F401  (first: it silences TensorFlow's start-up banner)
-from lib import config, data, images, models, training  # noqa: E402
+from lib import augmentation, config, data, images, models, training  # noqa: E402
 
 IMAGE_SIZE = (150, 150)
 
 
-def timed_epochs(run_epoch, epochs: int) -> float:
-    """The median wall time of ``epochs`` calls of ``run_epoch``."""
-    times = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        run_epoch()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def interleaved_medians(runs: dict, rounds: int) -> dict[str, float]:
+    """The median wall time of each of ``runs`` (name -> function), measured in turns.
+
+    Every round times each run once, starting one further along each time
+    (A B C, then B C A, ...), so that a machine whose speed drifts during the
+    benchmark (a shared host does) slows every run alike instead of whichever
+    happened to run last. Each round's times are printed as they come.
+    """
+    names = list(runs)
+    times = {name: [] for name in names}
+    for round_index in range(rounds):
+        order = names[round_index % len(names) :] + names[: round_index % len(names)]
+        for name in order:
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+        print(
+            f"  round {round_index + 1}: "
+            + ", ".join(f"{name} {times[name][-1]:.1f} s" for name in names),
+            flush=True,
+        )
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def fresh_model():
@@ -80,8 +99,7 @@ def legacy_generator(directory: Path, batch_size: int, shear_degrees: float):
         shear_range=shear_degrees,
         zoom_range=0.2,
         horizontal_flip=True,
-        fill_mode="nearest",
-        interpolation_order=0,  # nearest-neighbour sampling, as the layers of lib.images
+        fill_mode="nearest",  # and interpolation_order=1: bilinear, as RandomAffine
     )
     return generator.flow_from_directory(
         directory,
@@ -94,7 +112,9 @@ def legacy_generator(directory: Path, batch_size: int, shear_degrees: float):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=1, help="timed epochs per measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed epochs of each kind, taken in turns"
+    )
     parser.add_argument(
         "--batch-size",
         type=int,
@@ -111,14 +131,21 @@ def main(argv=None) -> int:
     decode_seconds = time.perf_counter() - start
     print(folder.describe(), f"(decoded once in {decode_seconds:.1f} s)")
     steps = math.ceil(len(folder) / args.batch_size)
-    augment = images.augmentation_pipeline()
-    shear = max(augment.get_layer("random_shear").get_config()["x_factor"])
+    augment = augmentation.pipeline()
+    shear = augment.get_layer("random_affine").get_config()["shear"]
     shear_degrees = float(np.degrees(np.arctan(shear)))
     pipeline = folder.dataset(args.batch_size, shuffle=True, augment=augment)
+    layers_pipeline = folder.dataset(
+        args.batch_size, shuffle=True, augment=augmentation.keras_layers()
+    )
     legacy = legacy_generator(train_dir, args.batch_size, shear_degrees)
 
     def iterate_pipeline():
         for _ in pipeline:
+            pass
+
+    def iterate_layers_pipeline():
+        for _ in layers_pipeline:
             pass
 
     def iterate_legacy():
@@ -128,48 +155,59 @@ def main(argv=None) -> int:
 
     print(
         f"\nOne epoch = {len(folder):,} photos in {steps} batches of {args.batch_size}; "
-        f"median of {args.epochs} epoch(s) after a warm-up."
+        f"medians of {args.rounds} interleaved rounds, after a warm-up."
     )
-    results = {}
-    iterate_pipeline()  # warm-up: traces the augmentation graph
-    results["input tf.data"] = timed_epochs(iterate_pipeline, args.epochs)
-    print(f"  input only, tf.data pipeline:        {results['input tf.data']:6.1f} s", flush=True)
-    results["input legacy"] = timed_epochs(iterate_legacy, args.epochs)
-    print(f"  input only, ImageDataGenerator:      {results['input legacy']:6.1f} s", flush=True)
-
-    model = fresh_model()
-    model.fit(pipeline.take(2), epochs=1, verbose=0)  # warm-up: traces the training step
-    results["train tf.data"] = timed_epochs(
-        lambda: model.fit(pipeline, epochs=1, verbose=0), args.epochs
+    iterate_pipeline()  # warm-ups: trace the augmentation graphs
+    iterate_layers_pipeline()
+    print("Input only (iterating over one epoch of batches, no model):")
+    results = interleaved_medians(
+        {
+            "input tf.data": iterate_pipeline,
+            "input layers": iterate_layers_pipeline,
+            "input legacy": iterate_legacy,
+        },
+        args.rounds,
     )
-    print(f"  training epoch, tf.data pipeline:    {results['train tf.data']:6.1f} s", flush=True)
-
-    model = fresh_model()
-    model.fit(legacy, epochs=1, steps_per_epoch=2, verbose=0)
-    results["train legacy"] = timed_epochs(
-        lambda: model.fit(legacy, epochs=1, verbose=0), args.epochs
-    )
-    print(f"  training epoch, ImageDataGenerator:  {results['train legacy']:6.1f} s", flush=True)
 
     plain = folder.dataset(args.batch_size).cache()  # rescaled, not augmented, in memory
-    model = fresh_model()
     for _ in plain:
         pass
-    model.fit(plain.take(2), epochs=1, verbose=0)
-    results["train floor"] = timed_epochs(
-        lambda: model.fit(plain, epochs=1, verbose=0), args.epochs
-    )
-    print(f"  training epoch, no augmentation:     {results['train floor']:6.1f} s  (the floor)")
+    feeds = {
+        "train tf.data": pipeline,
+        "train layers": layers_pipeline,
+        "train legacy": legacy,
+        "train floor": plain,
+    }
+    epochs = {}
+    for name, feed in feeds.items():
+        model = fresh_model()
+        # warm-up: traces the training step
+        model.fit(feed, epochs=1, steps_per_epoch=2, verbose=0)
+        epochs[name] = lambda model=model, feed=feed: model.fit(feed, epochs=1, verbose=0)
+    print("One training epoch of the model:")
+    results.update(interleaved_medians(epochs, args.rounds))
 
     print()
-    print(
-        f"Input alone: ImageDataGenerator / tf.data = "
-        f"{results['input legacy'] / results['input tf.data']:.1f}x"
-    )
-    print(
-        f"Training epoch: ImageDataGenerator / tf.data = "
-        f"{results['train legacy'] / results['train tf.data']:.2f}x"
-    )
+    labels = {
+        "input tf.data": "input only, tf.data + RandomAffine",
+        "input layers": "input only, tf.data + Keras layers",
+        "input legacy": "input only, ImageDataGenerator",
+        "train tf.data": "training epoch, tf.data + RandomAffine",
+        "train layers": "training epoch, tf.data + Keras layers",
+        "train legacy": "training epoch, ImageDataGenerator",
+        "train floor": "training epoch, no augmentation (the floor)",
+    }
+    for name, label in labels.items():
+        print(f"  {label + ':':<48}{results[name]:6.1f} s")
+    print()
+    for kind, label in (("input", "Input alone"), ("train", "Training epoch")):
+        fused = results[f"{kind} tf.data"]
+        legacy_ratio = results[f"{kind} legacy"] / fused
+        layers_ratio = results[f"{kind} layers"] / fused
+        print(
+            f"{label}: ImageDataGenerator / RandomAffine = {legacy_ratio:.2f}x, "
+            f"Keras layers / RandomAffine = {layers_ratio:.2f}x"
+        )
     overhead = results["train tf.data"] / results["train floor"] - 1
     print(
         f"tf.data epoch vs. the model alone: {overhead:+.0%} "
