@@ -21,45 +21,6 @@ from keras import ops
 from lib.config import SEED
 
 
-def keras_layers(
-    rotation_degrees: float = 40,
-    width_shift: float = 0.2,
-    height_shift: float = 0.2,
-    shear: float = 0.2,
-    zoom: float = 0.2,
-    horizontal_flip: bool = True,
-    fill_mode: str = "nearest",
-    interpolation: str = "bilinear",
-    seed: int = SEED,
-) -> keras.Sequential:
-    """The course's ``ImageDataGenerator`` arguments as Keras's own layers, one each.
-
-    Each layer draws a new random transformation for every image of a batch,
-    only when called with ``training=True``. Geometric layers fill the pixels
-    they uncover with ``fill_mode`` (``"nearest"`` repeats the edge pixel) and
-    read each output pixel from the input with ``interpolation``.
-    """
-    layers = keras.layers
-    geometric = {"fill_mode": fill_mode, "interpolation": interpolation}
-    steps = [
-        layers.RandomRotation(
-            rotation_degrees / 360, **geometric, seed=seed, name="random_rotation"
-        ),
-        layers.RandomTranslation(
-            height_shift, width_shift, **geometric, seed=seed + 1, name="random_translation"
-        ),
-        layers.RandomShear(x_factor=shear, **geometric, seed=seed + 2, name="random_shear"),
-        layers.RandomZoom(zoom, zoom, **geometric, seed=seed + 3, name="random_zoom"),
-    ]
-    if horizontal_flip:
-        steps.append(layers.RandomFlip("horizontal", seed=seed + 4, name="random_flip"))
-    # A named input: without one Keras numbers it (input_layer_3...) by how many
-    # models the session built before, and the training recipe, which records
-    # the augmentation, would change from one notebook to the next.
-    image = keras.Input(shape=(None, None, 3), name="image")
-    return keras.Sequential([image, *steps], name="keras_layers")
-
-
 @keras.saving.register_keras_serializable(package="convnets")
 class RandomAffine(keras.layers.Layer):
     """Random rotation, shifts, shear, zoom and flip, composed and applied at once.
@@ -147,6 +108,37 @@ class RandomAffine(keras.layers.Layer):
             "interpolation": self.interpolation,
             "seed": self.seed,
         }
+
+
+def keras_layers(
+    affine: RandomAffine | None = None, interpolation: str = "bilinear"
+) -> keras.Sequential:
+    """The ranges of ``affine`` (by default the course's) as Keras's own layers, one each.
+
+    The one-to-one translation of ``ImageDataGenerator``'s arguments. Each layer
+    draws a new random transformation for every image of a batch, only when
+    called with ``training=True``, and resamples the photo again, reading each
+    output pixel from the input with ``interpolation``.
+    """
+    affine = affine if affine is not None else RandomAffine()
+    seed = affine.seed
+    layers = keras.layers
+    geometric = {"fill_mode": affine.fill_mode, "interpolation": interpolation}
+    rotation, shear, zoom = affine.rotation_degrees / 360, affine.shear, affine.zoom
+    shifts = (affine.height_shift, affine.width_shift)
+    steps = [
+        layers.RandomRotation(rotation, **geometric, seed=seed, name="random_rotation"),
+        layers.RandomTranslation(*shifts, **geometric, seed=seed + 1, name="random_translation"),
+        layers.RandomShear(x_factor=shear, **geometric, seed=seed + 2, name="random_shear"),
+        layers.RandomZoom(zoom, zoom, **geometric, seed=seed + 3, name="random_zoom"),
+    ]
+    if affine.horizontal_flip:
+        steps.append(layers.RandomFlip("horizontal", seed=seed + 4, name="random_flip"))
+    # A named input: without one Keras numbers it (input_layer_3...) by how many
+    # models the session built before, and the training recipe, which records
+    # the augmentation, would change from one notebook to the next.
+    image = keras.Input(shape=(None, None, 3), name="image")
+    return keras.Sequential([image, *steps], name="keras_layers")
 
 
 def affine_transforms(parameters: dict, height, width):

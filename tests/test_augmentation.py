@@ -97,7 +97,7 @@ def test_random_affine_only_while_training(photos):
 
 
 def test_keras_layers_translate_the_course_arguments(photos):
-    layers = augmentation.keras_layers(seed=3)
+    layers = augmentation.keras_layers(augmentation.RandomAffine(seed=3))
     assert [layer.name for layer in layers.layers] == [
         "random_rotation",
         "random_translation",
