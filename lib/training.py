@@ -390,22 +390,22 @@ def folder_identity(folder) -> dict:
     }
 
 
-def train_cats_dogs(kind: str, train, validation, *, log: bool = True) -> TrainResult:
-    """Build, compile and train (or load) the Dogs vs. Cats convnet of recipe ``kind``.
+def cats_dogs_model(kind: str, train):
+    """Chapter 4's or 5's convnet, seeded, built and compiled by recipe ``kind``.
 
-    ``train`` and ``validation`` are :class:`lib.images.ImageFolder` objects.
-    Only the training images are shuffled and, for the augmented recipe,
-    augmented; the validation images are only rescaled.
+    Returns ``(model, settings)``. ``train`` is the training
+    :class:`lib.images.ImageFolder`: its photo shape sizes the input and its
+    length the cosine schedule. The benchmarks in ``tools/`` build their model
+    here too, so that they time exactly what the chapters train.
     """
     import keras
 
-    from lib import augmentation, models
+    from lib import models
 
     settings = cats_dogs_settings(kind)
-    batch_size = settings["batch_size"]
     learning_rate = settings["learning_rate"]
     if settings["schedule"] == "cosine":  # from learning_rate down to 0 along a cosine
-        steps = settings["epochs"] * math.ceil(len(train) / batch_size)
+        steps = settings["epochs"] * math.ceil(len(train) / settings["batch_size"])
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
     config.seed_everything()
     model = models.cats_dogs_convnet(train.images.shape[1:], dropout=settings["dropout"])
@@ -413,7 +413,22 @@ def train_cats_dogs(kind: str, train, validation, *, log: bool = True) -> TrainR
         optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
         loss="binary_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,  # speed only: see its comment
     )
+    return model, settings
+
+
+def train_cats_dogs(kind: str, train, validation, *, log: bool = True) -> TrainResult:
+    """Build, compile and train (or load) the Dogs vs. Cats convnet of recipe ``kind``.
+
+    ``train`` and ``validation`` are :class:`lib.images.ImageFolder` objects.
+    Only the training images are shuffled and, for the augmented recipe,
+    augmented; the validation images are only rescaled.
+    """
+    from lib import augmentation
+
+    model, settings = cats_dogs_model(kind, train)
+    batch_size = settings["batch_size"]
     augment = augmentation.pipeline() if settings["augment"] else None
     return fit_cached(
         model,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -203,6 +207,45 @@ def test_full_budget_runs_the_course_recipes(monkeypatch):
     assert scratch["schedule"] is None and augmented["schedule"] is None  # constant rates
     with pytest.raises(ValueError, match="no_such_recipe"):
         training.cats_dogs_settings("no_such_recipe")
+
+
+class FakeFolder(SimpleNamespace):
+    """Just what cats_dogs_model reads of an ImageFolder: its length and photo shape."""
+
+    def __len__(self):
+        return len(self.images)
+
+
+def test_cats_dogs_model_compiles_each_recipe():
+    folder = FakeFolder(images=np.zeros((2000, 150, 150, 3), dtype=np.uint8))
+    scratch, settings = training.cats_dogs_model("from_scratch", folder)
+    assert settings == training.cats_dogs_settings("from_scratch")
+    assert scratch.count_params() == 3_453_121
+    assert float(scratch.optimizer.learning_rate) == pytest.approx(settings["learning_rate"])
+    assert scratch.steps_per_execution == training.STEPS_PER_EXECUTION
+    augmented, settings = training.cats_dogs_model("augmented", folder)
+    assert augmented.get_layer("dropout").rate == 0.5
+    schedule = augmented.optimizer._learning_rate  # the CosineDecay, not its current value
+    steps_per_epoch = 2000 // settings["batch_size"]
+    assert schedule.decay_steps == settings["epochs"] * steps_per_epoch
+
+
+@pytest.mark.parametrize("setting, expected", [(None, "True"), ("0", "False")])
+def test_importing_lib_turns_onednn_on_unless_told_not_to(setting, expected):
+    """TensorFlow reads the switch once, at import, so each case needs a new interpreter."""
+    environment = {k: v for k, v in os.environ.items() if k != config.ONEDNN_ENV}
+    if setting is not None:
+        environment[config.ONEDNN_ENV] = setting
+    code = "import lib; from lib import config; print(config.onednn_enabled())"
+    finished = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert finished.stdout.split()[-1] == expected
 
 
 def test_sealed_but_unloadable_entry_trains_again(tiny_data, capsys):

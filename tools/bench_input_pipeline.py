@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import lib  # noqa: E402, F401  (first: it silences TensorFlow's start-up banner)
-from lib import augmentation, config, data, images, models, training  # noqa: E402
+from lib import augmentation, config, data, images, training  # noqa: E402
 
 IMAGE_SIZE = (150, 150)
 
@@ -71,20 +71,6 @@ def interleaved_medians(runs: dict, rounds: int) -> dict[str, float]:
             flush=True,
         )
     return {name: statistics.median(values) for name, values in times.items()}
-
-
-def fresh_model():
-    import keras
-
-    config.seed_everything()
-    model = models.cats_dogs_convnet(IMAGE_SIZE + (3,), dropout=0.5)
-    model.compile(
-        optimizer=keras.optimizers.RMSprop(1e-4),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=training.STEPS_PER_EXECUTION,  # as the chapters train
-    )
-    return model
 
 
 def legacy_generator(directory: Path, batch_size: int, shear_degrees: float):
@@ -180,7 +166,7 @@ def main(argv=None) -> int:
     }
     epochs = {}
     for name, feed in feeds.items():
-        model = fresh_model()
+        model, _ = training.cats_dogs_model("augmented", folder)  # as chapter 5 trains it
         # warm-up: traces the training step
         model.fit(feed, epochs=1, steps_per_epoch=2, verbose=0)
         epochs[name] = lambda model=model, feed=feed: model.fit(feed, epochs=1, verbose=0)
