@@ -239,6 +239,16 @@ class TrainResult:
         return float(self.history[metric][-1])
 
 
+def use_steps_per_execution(model) -> None:
+    """Train :data:`STEPS_PER_EXECUTION` batches per graph call (speed only: see its comment).
+
+    Only a model compiled with Keras's default of one and not yet traced is
+    changed; one compiled with a value of its own keeps it.
+    """
+    if model.steps_per_execution == 1 and model.train_function is None:
+        model.steps_per_execution = STEPS_PER_EXECUTION
+
+
 def fit_cached(
     model,
     x,
@@ -303,8 +313,7 @@ def fit_cached(
         )
 
     printer(f"Training {name!r} for {epochs} epochs (not in the model cache yet)...")
-    if model.steps_per_execution == 1 and model.train_function is None:
-        model.steps_per_execution = STEPS_PER_EXECUTION  # speed only: see its comment
+    use_steps_per_execution(model)
     config.seed_everything(seed)
     logger = epoch_logger(epochs, printer)
     start = time.perf_counter()
@@ -396,7 +405,8 @@ def cats_dogs_model(kind: str, train):
     Returns ``(model, settings)``. ``train`` is the training
     :class:`lib.images.ImageFolder`: its photo shape sizes the input and its
     length the cosine schedule. The benchmarks in ``tools/`` build their model
-    here too, so that they time exactly what the chapters train.
+    here too (and call :func:`use_steps_per_execution`, as :func:`fit_cached`
+    does), so that they time exactly what the chapters train.
     """
     import keras
 
@@ -413,7 +423,6 @@ def cats_dogs_model(kind: str, train):
         optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
         loss="binary_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,  # speed only: see its comment
     )
     return model, settings
 

@@ -222,12 +222,21 @@ def test_cats_dogs_model_compiles_each_recipe():
     assert settings == training.cats_dogs_settings("from_scratch")
     assert scratch.count_params() == 3_453_121
     assert float(scratch.optimizer.learning_rate) == pytest.approx(settings["learning_rate"])
+    assert scratch.steps_per_execution == 1  # Keras's default, until training asks for more
+    training.use_steps_per_execution(scratch)
     assert scratch.steps_per_execution == training.STEPS_PER_EXECUTION
     augmented, settings = training.cats_dogs_model("augmented", folder)
     assert augmented.get_layer("dropout").rate == 0.5
     schedule = augmented.optimizer._learning_rate  # the CosineDecay, not its current value
     steps_per_epoch = 2000 // settings["batch_size"]
     assert schedule.decay_steps == settings["epochs"] * steps_per_epoch
+
+
+def test_use_steps_per_execution_keeps_a_models_own_value():
+    model = tiny_model()
+    model.steps_per_execution = 4  # as compile(steps_per_execution=4) would
+    training.use_steps_per_execution(model)
+    assert model.steps_per_execution == 4
 
 
 @pytest.mark.parametrize("setting, expected", [(None, "True"), ("0", "False")])

@@ -167,6 +167,7 @@ def main(argv=None) -> int:
     epochs = {}
     for name, feed in feeds.items():
         model, _ = training.cats_dogs_model("augmented", folder)  # as chapter 5 trains it
+        training.use_steps_per_execution(model)
         # warm-up: traces the training step
         model.fit(feed, epochs=1, steps_per_epoch=2, verbose=0)
         epochs[name] = lambda model=model, feed=feed: model.fit(feed, epochs=1, verbose=0)

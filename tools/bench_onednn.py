@@ -15,9 +15,10 @@ training photos in batches of 20, then validation on 1,000. Nothing else runs
 while an epoch is timed, so both see the same machine.
 
 This is a benchmark, not a test: compare the ratio and the spread, not the
-seconds. On a two-core AMD EPYC (AVX2, no AVX-512) Eigen's epochs come in two
-speeds, one twice as long as the other; oneDNN's stay at the faster one. With
-5 rounds it takes 10 to 15 minutes.
+seconds. On a shared two-core AMD EPYC (AVX2, no AVX-512) both settings have
+slow epochs when the host is busy (up to twice as long); Eigen's fast epochs
+were 10-15% slower than oneDNN's, and its slow ones more frequent. With 5
+rounds it takes 10 to 15 minutes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = {"oneDNN": "1", "Eigen": "0"}  # label -> TF_ENABLE_ONEDNN_OPTS
+# label -> TF_ENABLE_ONEDNN_OPTS (lib.config.ONEDNN_ENV: the parent does not import
+# lib, which would import TensorFlow for nothing)
+SETTINGS = {"oneDNN": "1", "Eigen": "0"}
 
 
 def worker() -> int:
@@ -43,14 +46,16 @@ def worker() -> int:
     splits = images.load_dogs_vs_cats((150, 150), splits=("train", "validation"), verbose=False)
     train, validation = splits["train"], splits["validation"]
     model, settings = training.cats_dogs_model("from_scratch", train)
+    training.use_steps_per_execution(model)
     train_data = train.dataset(settings["batch_size"], shuffle=True)
     validation_data = validation.dataset(settings["batch_size"])
-    model.fit(train_data, epochs=1, steps_per_epoch=2, verbose=0)  # traces the graphs
+    # The dataset shuffles itself; shuffle=False only silences Keras's reminder of that.
+    model.fit(train_data, epochs=1, steps_per_epoch=2, shuffle=False, verbose=0)  # traces
     model.evaluate(validation_data, steps=2, verbose=0)
     print(f"ready {config.onednn_enabled()}", flush=True)
     for _ in sys.stdin:
         start = time.perf_counter()
-        model.fit(train_data, epochs=1, validation_data=validation_data, verbose=0)
+        model.fit(train_data, epochs=1, validation_data=validation_data, shuffle=False, verbose=0)
         print(f"{time.perf_counter() - start:.3f}", flush=True)
     return 0
 
