@@ -362,10 +362,10 @@ def cats_dogs_settings(kind: str) -> dict:
     The full budget runs the original course's recipe (RMSprop with a learning
     rate of 1e-4; 30 and 100 epochs). The CI budget trains far fewer epochs,
     with a larger learning rate so that each chapter's lesson shows within them;
-    for the augmented model also in smaller batches (more steps per epoch) and
-    with the rate decaying to 0 along a cosine, which settles the weights at the
-    end of so short a run instead of leaving them where the last large step threw
-    them.
+    for the augmented model also in smaller batches (more updates per epoch, at
+    the same cost per photo) and with the rate decaying to 0 along a cosine,
+    which settles the weights at the end of so short a run instead of leaving
+    them where the last large step threw them.
     """
     if kind == "from_scratch":
         return {
@@ -379,7 +379,10 @@ def cats_dogs_settings(kind: str) -> dict:
     if kind == "augmented":
         return {
             "epochs": config.by_budget(ci=15, full=100),
-            "batch_size": config.by_budget(ci=20, full=32),
+            # On a CPU a batch costs time in proportion to its size, so batches of 10
+            # give twice the updates of 20 per epoch at the same cost: measured under the
+            # CI budget, 73.0% validation accuracy after 15 epochs against 69.7% with 20.
+            "batch_size": config.by_budget(ci=10, full=32),
             "learning_rate": config.by_budget(ci=5e-4, full=1e-4),
             "schedule": config.by_budget(ci="cosine", full=None),
             "dropout": 0.5,
