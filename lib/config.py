@@ -34,9 +34,13 @@ def budget() -> str:
     return value
 
 
-def by_budget(ci, full):
-    """Pick the CI-budget value or the full-recipe value, whichever is active."""
-    return full if budget() == "full" else ci
+def by_budget(ci, full, budget_name: str | None = None):
+    """Pick the CI-budget value or the full-recipe value: of ``budget_name``, or the active one."""
+    if budget_name is None:
+        budget_name = budget()
+    elif budget_name not in BUDGETS:
+        raise ValueError(f"{budget_name!r} is not a budget; use one of {', '.join(BUDGETS)}.")
+    return full if budget_name == "full" else ci
 
 
 def describe_budget() -> str:

@@ -209,6 +209,18 @@ def test_full_budget_runs_the_course_recipes(monkeypatch):
         training.cats_dogs_settings("no_such_recipe")
 
 
+def test_a_chapter_can_ask_for_the_course_recipe_under_the_ci_budget(monkeypatch):
+    for kind in ("from_scratch", "augmented"):
+        monkeypatch.setenv("CONVNETS_BUDGET", "full")
+        course = training.cats_dogs_settings(kind)
+        monkeypatch.setenv("CONVNETS_BUDGET", "ci")
+        assert training.cats_dogs_settings(kind, budget="full") == course
+        assert training.cats_dogs_settings(kind, budget="ci") == training.cats_dogs_settings(kind)
+        assert training.cats_dogs_settings(kind) != course
+    with pytest.raises(ValueError, match="'fast' is not a budget"):
+        training.cats_dogs_settings("augmented", budget="fast")
+
+
 class FakeFolder(SimpleNamespace):
     """Just what cats_dogs_model reads of an ImageFolder: its length and photo shape."""
 
