@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from lib import config
 from lib.config import SEED
 
 # What can go wrong while opening and decoding a file that is not a good image:
@@ -44,6 +45,7 @@ UNREADABLE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombEr
 
 
 CATS_DOGS = ["cat", "dog"]  # the Dogs vs. Cats classes, in label order
+SMOKE_PHOTOS_PER_CLASS = 5  # photos per class and split under the smoke budget
 
 
 def predicted_labels(dog_probability) -> np.ndarray:
@@ -147,12 +149,14 @@ def load_image_folder(
     *,
     verbose: bool = True,
     workers: int | None = None,
+    per_class: int | None = None,
 ) -> ImageFolder:
     """Decode every image of ``directory/<class>/`` once, resized to ``image_size``.
 
     ``class_names`` (default: the sub-folders, sorted) fixes the label order:
     the i-th name gets label i. Every non-hidden file of a class folder is
-    tried; files that are not readable images are skipped, counted and listed
+    tried (only the first ``per_class`` by name, when given); files that are
+    not readable images are skipped, counted and listed
     (``verbose`` prints a note). A missing class folder raises
     ``FileNotFoundError``; a class folder without a single readable image
     raises :class:`UnreadableFolderError`; both name the folder.
@@ -169,6 +173,7 @@ def load_image_folder(
         )
         if not files:
             raise UnreadableFolderError(f"Class folder {name!r} is empty: {directory / name}")
+        files = files[:per_class]
         paths += files
         labels += [index] * len(files)
 
@@ -214,12 +219,17 @@ def load_dogs_vs_cats(
 
     The photos come from :func:`lib.data.dogs_vs_cats_dir` (mirror, cache or
     verified download, extracted once); the class folders are ``cats`` and
-    ``dogs``, so the labels are 0 for cats, 1 for dogs.
+    ``dogs``, so the labels are 0 for cats, 1 for dogs. The smoke budget
+    takes only the first few photos of each class.
     """
     from lib import data
 
     root = data.dogs_vs_cats_dir()
-    return {split: load_image_folder(root / split, image_size, verbose=verbose) for split in splits}
+    per_class = config.by_budget(ci=None, full=None, smoke=SMOKE_PHOTOS_PER_CLASS)
+    return {
+        split: load_image_folder(root / split, image_size, verbose=verbose, per_class=per_class)
+        for split in splits
+    }
 
 
 def load_test_photos(image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[Path]]:

@@ -16,6 +16,9 @@ that network as a plain Keras model from standard layers, copies the weights
 in, and keeps the result in the cache as a ``.keras`` file, so the conversion
 runs once. PyTorch is not needed: :func:`read_torch_state_dict` reads the
 ``.pth`` file with NumPy (see its docstring for why this is safe).
+``CONVNETS_BASE`` (``auto``, ``vgg16`` or ``efficientnet_lite0``) forces the
+choice where a chapter does not: the tests check each base's references with
+that base, whatever the machine can download.
 
 ImageNet class names come from ``imagenet_class_index.json`` (the file Keras's
 ``decode_predictions`` uses; mirror, cache or download) or, offline without a
@@ -26,8 +29,10 @@ the same order with the same names.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import importlib.resources
+import io
 import os
 import pickle
 import struct
@@ -521,18 +526,12 @@ def vgg16_weights_file(include_top: bool) -> Path:
     """The verified Keras VGG16 weights file: mirror, cache or download.
 
     Raises ``MissingAssetError`` (offline, nothing found) or ``ChecksumError``.
-    pooch's "Downloading data from ..." line is kept out of the output: the
-    chapter says which network it uses instead.
+    The data layer's download report ("Downloading ...", "Downloaded ...")
+    is kept out of the output: the chapter says which network it uses, and
+    why not VGG16, instead.
     """
-    import pooch
-
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel("WARNING")
-    try:
+    with contextlib.redirect_stderr(io.StringIO()):
         return data.fetch(vgg16_weights_asset(include_top))
-    finally:
-        logger.setLevel(level)
 
 
 def vgg16_from_weights(include_top: bool, input_shape, weights_path: Path):
@@ -607,6 +606,18 @@ def decode_predictions(predictions, top: int = 5) -> list[list[tuple[str, str, f
 
 VGG16_NAME, LITE0_NAME = "VGG16", "EfficientNet-Lite0"
 BASES = ("auto", "vgg16", "efficientnet_lite0")
+# Which base imagenet_base() returns when the caller does not say: "auto" when unset.
+# The tests pin it: nbval checks the Lite0 references with efficientnet_lite0 on any
+# machine, online or not, and the VGG16 references (tests/reference/vgg16/) with vgg16.
+BASE_ENV = "CONVNETS_BASE"
+
+
+def requested_base() -> str:
+    """What ``CONVNETS_BASE`` asks for: ``auto`` when unset; anything but :data:`BASES` refused."""
+    value = os.environ.get(BASE_ENV, "").strip().lower() or "auto"
+    if value not in BASES:
+        raise ValueError(f"{BASE_ENV}={value!r} is not a base; use one of {', '.join(BASES)}.")
+    return value
 
 
 @dataclass
@@ -742,7 +753,7 @@ def _why_not_vgg16(include_top: bool, error: Exception) -> str:
 
 
 def imagenet_base(
-    include_top: bool = False, input_shape=None, *, base: str = "auto", verbose: bool = True
+    include_top: bool = False, input_shape=None, *, base: str | None = None, verbose: bool = True
 ) -> PretrainedBase:
     """An ImageNet-trained network: VGG16 when its weights can be had, else EfficientNet-Lite0.
 
@@ -750,14 +761,19 @@ def imagenet_base(
     224x224x3); without it the convolutional base is returned, for any
     ``input_shape`` (e.g. ``(150, 150, 3)``). ``base`` forces a network:
     ``"vgg16"`` (an error if its weights cannot be had) or
-    ``"efficientnet_lite0"``; ``"auto"`` tries VGG16 first. ``verbose``
+    ``"efficientnet_lite0"``; ``"auto"`` tries VGG16 first; ``None`` (the
+    default) takes ``CONVNETS_BASE``, ``"auto"`` when unset. ``verbose``
     prints which network runs.
     """
+    fallback_reason = None
+    if base is None:
+        base = requested_base()
+        if base == "efficientnet_lite0":
+            fallback_reason = f"{BASE_ENV}=efficientnet_lite0 asks for EfficientNet-Lite0"
     if base not in BASES:
         raise ValueError(f"base must be one of {', '.join(BASES)}")
     if input_shape is not None:
         input_shape = tuple(input_shape)
-    fallback_reason = None
     if base in ("auto", "vgg16"):
         try:
             weights_path = vgg16_weights_file(include_top)

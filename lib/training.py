@@ -218,6 +218,114 @@ def epoch_logger(epochs: int, printer=print):
     return EpochLogger()
 
 
+def plural(count: int, noun: str) -> str:
+    """``"1 epoch"``, ``"3 epochs"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as a reader would say it: ``"40 s"``, ``"7 min"``, ``"2.5 h"``."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class TrainingClock:
+    """Extrapolates a training run's total time from its first batches or its first epoch.
+
+    Keras reports batches once per graph call (:data:`STEPS_PER_EXECUTION`
+    batches at a time), and the first call also builds the graph. So the rate
+    of a run is measured between the ends of the first and a later call, and:
+
+    - a run of several epochs is estimated when its first epoch (training and
+      validation) has ended: that epoch, plus the others at the same cost,
+      without the first call's graph building when it could be measured;
+    - a single epoch is estimated from its first batches: at the end of its
+      second call, or of its first when the second will end the epoch
+      (then the graph building is included, and said so).
+
+    :meth:`estimate` returns ``None`` until it can say something, then its
+    one line once. Pure bookkeeping on the times it is given, so it can be tested.
+    """
+
+    def __init__(self, epochs: int, steps: int | None, start: float):
+        self.epochs, self.steps, self.start = epochs, steps, start
+        self.calls: list[tuple[float, int]] = []  # (time, batches done) at each call's end
+        self.said = False
+
+    def _rate(self) -> float | None:
+        """Seconds per batch, graph building excluded (needs two calls)."""
+        if len(self.calls) < 2:
+            return None
+        (first_time, first_steps), (time_, steps) = self.calls[0], self.calls[-1]
+        return (time_ - first_time) / (steps - first_steps) if steps > first_steps else None
+
+    def batch_end(self, now: float, steps_done: int) -> str | None:
+        """After a graph call of the first epoch: a single epoch's estimate, once."""
+        self.calls.append((now, steps_done))
+        if self.said or self.epochs != 1 or not self.steps or steps_done >= self.steps:
+            return None
+        rate = self._rate()
+        if rate is not None:
+            total = now - self.start + rate * (self.steps - steps_done)
+            how = "timed from the first batches"
+        elif len(self.calls) == 1 and self.steps - steps_done <= steps_done:
+            total = (now - self.start) * self.steps / steps_done
+            how = f"timed from the first {steps_done} batches, graph building included"
+        else:
+            return None
+        return self._say(total, how)
+
+    def epoch_end(self, now: float) -> str | None:
+        """After the first epoch of several: the whole run's estimate, once."""
+        if self.said or self.epochs < 2:
+            return None
+        first_epoch = now - self.start
+        rate = self._rate()
+        building = 0.0
+        if rate is not None:
+            first_time, first_steps = self.calls[0]
+            building = max(0.0, first_time - self.start - rate * first_steps)
+        total = first_epoch + (self.epochs - 1) * (first_epoch - building)
+        return self._say(total, "timed from the first epoch")
+
+    def _say(self, total: float, how: str) -> str:
+        self.said = True
+        epochs = plural(self.epochs, "epoch")
+        return f"Expected: about {format_duration(total)} for {epochs} on this runtime ({how})"
+
+
+def time_estimator(epochs: int, printer=print):
+    """A Keras callback that prints, once, how long the whole run should take
+    (see :class:`TrainingClock`)."""
+    import keras
+
+    class TimeEstimator(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            steps = (self.params or {}).get("steps")
+            self.clock = TrainingClock(epochs, steps, time.perf_counter())
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 0:
+                self._print(self.clock.batch_end(time.perf_counter(), batch + 1))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                self._print(self.clock.epoch_end(time.perf_counter()))
+
+        def _print(self, line):
+            if line:
+                printer(line)
+
+    return TimeEstimator()
+
+
 @dataclass
 class TrainResult:
     """What :func:`fit_cached` returns: the trained model and how it came to be."""
@@ -272,7 +380,9 @@ def fit_cached(
     :func:`data_fingerprint`...), ``extra`` anything else that shapes the
     result (e.g. the augmentation). Training is seeded with ``seed`` and
     prints one line per epoch; loading prints where from and the cached
-    history, so both print the same table. A model compiled with the default
+    history, so both print the same table. ``log=False`` keeps both quiet,
+    but a model that really trains always says so, and how long it expects
+    to take on this runtime (:func:`time_estimator`). A model compiled with the default
     ``steps_per_execution=1`` trains :data:`STEPS_PER_EXECUTION` batches per
     graph call, which is faster and computes the same updates.
     """
@@ -298,7 +408,7 @@ def fit_cached(
     if record is not None:
         history = record["history"]
         printer(
-            f"Loaded {name!r} from the model cache ({epochs} epochs, trained in "
+            f"Loaded {name!r} from the model cache ({plural(epochs, 'epoch')}, trained in "
             f"{record['seconds']:.0f} s on {record['trained_on']}): models/{model_path.name}"
         )
         printer(format_history(history, record.get("epoch_seconds")))
@@ -312,10 +422,11 @@ def fit_cached(
             record.get("epoch_seconds", []),
         )
 
-    printer(f"Training {name!r} for {epochs} epochs (not in the model cache yet)...")
+    print(f"Training {name!r} for {plural(epochs, 'epoch')} (not in the model cache yet)...")
     use_steps_per_execution(model)
     config.seed_everything(seed)
     logger = epoch_logger(epochs, printer)
+    estimator = time_estimator(epochs)
     start = time.perf_counter()
     arrays = y is not None  # a tf.data dataset batches and shuffles itself
     fitted = model.fit(
@@ -326,7 +437,7 @@ def fit_cached(
         validation_data=validation_data,
         shuffle=arrays,
         verbose=0,
-        callbacks=[logger],
+        callbacks=[logger, estimator],
     )
     seconds = time.perf_counter() - start
     history = {metric: [float(v) for v in values] for metric, values in fitted.history.items()}
@@ -359,8 +470,9 @@ def confusion_matrix(actual, predicted, n_classes: int) -> np.ndarray:
 def cats_dogs_settings(kind: str, budget: str | None = None) -> dict:
     """The training recipe of chapter 4 (``"from_scratch"``) or 5 (``"augmented"``).
 
-    ``budget`` (``"ci"`` or ``"full"``; default: the active one) picks whose
-    recipe: the chapters compare theirs with ``budget="full"``, the course's.
+    ``budget`` (``"ci"``, ``"full"`` or ``"smoke"``; default: the active one)
+    picks whose recipe: the chapters compare theirs with ``budget="full"``,
+    the course's. The smoke budget is the CI recipe for one epoch.
 
     The full budget runs the original course's recipe (RMSprop with a learning
     rate of 1e-4; 30 and 100 epochs). The CI budget trains far fewer epochs,
@@ -372,7 +484,7 @@ def cats_dogs_settings(kind: str, budget: str | None = None) -> dict:
     """
     if kind == "from_scratch":
         return {
-            "epochs": config.by_budget(ci=10, full=30, budget_name=budget),
+            "epochs": config.by_budget(ci=10, full=30, smoke=1, budget_name=budget),
             "batch_size": 20,
             "learning_rate": config.by_budget(ci=3e-4, full=1e-4, budget_name=budget),
             "schedule": None,
@@ -381,7 +493,7 @@ def cats_dogs_settings(kind: str, budget: str | None = None) -> dict:
         }
     if kind == "augmented":
         return {
-            "epochs": config.by_budget(ci=15, full=100, budget_name=budget),
+            "epochs": config.by_budget(ci=15, full=100, smoke=1, budget_name=budget),
             "batch_size": config.by_budget(ci=10, full=32, budget_name=budget),
             "learning_rate": config.by_budget(ci=5e-4, full=1e-4, budget_name=budget),
             "schedule": config.by_budget(ci="cosine", full=None, budget_name=budget),

@@ -1,22 +1,28 @@
-"""Tests of lib.data: resolution, verification, safe extraction and the command line.
+"""Tests of lib.data: resolution, verification, repair, safe extraction and the command line.
 
-No test touches the network: every test runs with an empty cache of its own,
-no mirror, and a downloader that fails as if the machine were offline.
+No test reaches the internet: every test runs with an empty cache of its own,
+no mirror, and every download asked of a local origin that refuses
+connections, as an offline machine does. Tests of downloads serve their files
+from tests/origin_server.py on 127.0.0.1.
 """
 
 import hashlib
 import importlib.util
+import io
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
+from origin_server import origin_path, serve
 
-from lib import data
+from lib import config, data, downloads
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_MIRROR = PROJECT_ROOT.parent / "shared" / "data"
@@ -25,11 +31,14 @@ needs_real_mirror = pytest.mark.skipif(
 )
 
 
-REAL_DOWNLOADER = data._downloader
+def closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
-def offline_downloader(url, output_file, pooch):
-    raise requests.ConnectionError(f"offline: tests never download {url}")
+OFFLINE_ORIGIN = f"http://127.0.0.1:{closed_port()}"
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +46,10 @@ def isolated(tmp_path, monkeypatch):
     """An empty cache, no mirror, no network and no remembered digests for every test."""
     monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CONVNETS_DATA", raising=False)
-    monkeypatch.setattr(data, "_downloader", lambda: offline_downloader)
+    monkeypatch.setenv("CONVNETS_DOWNLOAD_ORIGIN", OFFLINE_ORIGIN)
     monkeypatch.setattr(data, "_digests", {})
+    monkeypatch.setattr(downloads, "RETRIES", 1)
+    monkeypatch.setattr(downloads, "BACKOFF_S", 0.01)
 
 
 def sha256(content: bytes) -> str:
@@ -168,10 +179,10 @@ def test_missing_asset_offline_says_how_to_provide_it(registry):
     assert "fake/notes.bin" in message
     assert f"go online: it is downloaded from {url}" in message
     assert "set CONVNETS_DATA to a mirror directory containing fake/notes.bin" in message
-    assert "offline: tests never download" in message  # why the download failed
+    assert "cannot connect to 127.0.0.1" in message  # why the download failed
 
 
-def test_missing_mirror_only_asset_says_going_online_does_not_help(registry):
+def test_an_asset_without_public_source_says_going_online_does_not_help(registry):
     registry(fake_asset("notes", b"x"))
     with pytest.raises(data.MissingAssetError) as error:
         data.fetch("notes")
@@ -186,57 +197,120 @@ def test_mirror_that_is_not_a_directory_is_pointed_out(registry, monkeypatch, tm
         data.fetch("notes")
 
 
+def test_relative_settings_are_taken_from_the_project_root(monkeypatch, tmp_path):
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setattr(config, "project_root", lambda: root)
+    monkeypatch.chdir(elsewhere)  # e.g. book/, where chapters execute
+    monkeypatch.setenv("CONVNETS_CACHE", "my-cache")
+    monkeypatch.setenv("CONVNETS_DATA", "mirror")
+    assert config.cache_dir() == root / "my-cache" and (root / "my-cache").is_dir()
+    assert data._mirror_dir() == root / "mirror"
+    assert not (elsewhere / "my-cache").exists()
+
+
+def test_a_cache_setting_naming_a_file_is_explained(monkeypatch, tmp_path, capsys):
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    monkeypatch.setenv("CONVNETS_CACHE", str(file))
+    with pytest.raises(NotADirectoryError, match=f"CONVNETS_CACHE={file} cannot be used"):
+        config.cache_dir()
+    assert data.main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert f"CONVNETS_CACHE={file} cannot be used" in err and "Traceback" not in err
+
+
+def test_stale_temporaries_are_cleared_once_per_process(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "_swept", set())
+    models = tmp_path / "cache" / "models"
+    models.mkdir(parents=True)
+    stale = [models / ".model.abc123.tmp.keras", models / ".features.x1y2.tmp"]
+    stale_folder = tmp_path / "cache" / "data" / ".dogs-vs-cats_small-0123.partial-x7"
+    (stale_folder / "train").mkdir(parents=True)
+    fresh = models / ".model.def456.tmp.keras"  # a live process is writing it
+    kept = models / "model.keras"
+    for path in [*stale, fresh, kept]:
+        path.write_bytes(b"x")
+    an_hour_ago = time.time() - config.STALE_AFTER_S - 60
+    for path in [*stale, stale_folder]:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    config.cache_dir()
+    assert [path.exists() for path in stale] == [False, False] and not stale_folder.exists()
+    assert fresh.exists() and kept.exists()
+
+
 # --- downloads ---------------------------------------------------------------------------
 
+URL = "https://files.example.test/notes.bin"
 
-def test_verified_download_lands_in_the_cache(registry, monkeypatch, tmp_path):
-    registry(fake_asset("notes", b"downloaded", url="https://example.invalid/notes.bin"))
 
-    def downloader(url, output_file, pooch):
-        Path(output_file).write_bytes(b"downloaded")
+@pytest.fixture
+def origin(monkeypatch):
+    """A local stand-in for the public hosts; returns a function serving one file."""
+    with serve({}) as server:
+        monkeypatch.setenv("CONVNETS_DOWNLOAD_ORIGIN", server.url)
 
-    monkeypatch.setattr(data, "_downloader", lambda: downloader)
+        def put(url, content: bytes, fault=None):
+            server.files[origin_path(url)] = content
+            if fault:
+                server.faults[origin_path(url)] = fault
+            return server
+
+        yield put
+
+
+def test_verified_download_lands_in_the_cache(registry, origin, monkeypatch, tmp_path):
+    registry(fake_asset("notes", b"downloaded", url=URL))
+    server = origin(URL, b"downloaded")
     path = data.fetch("notes")
     assert path == tmp_path / "cache" / "data" / "fake" / "notes.bin"
     assert path.read_bytes() == b"downloaded"
+    assert cached_files(tmp_path) == [path, tmp_path / "cache" / "data" / "provenance.json"]
 
-    monkeypatch.setattr(data, "_downloader", lambda: offline_downloader)
+    monkeypatch.setenv("CONVNETS_DOWNLOAD_ORIGIN", OFFLINE_ORIGIN)
     assert data.fetch("notes") == path  # now served by the cache
+    assert server.requests[origin_path(URL)] == 1
 
 
-def test_interrupted_download_leaves_nothing_trusted(registry, monkeypatch, tmp_path):
-    content = b"0123456789" * 100
-    registry(fake_asset("notes", content, url="https://example.invalid/notes.bin"))
+def test_interrupted_download_leaves_nothing_trusted(registry, origin, tmp_path):
+    content = b"0123456789" * 1000
+    registry(fake_asset("notes", content, url=URL))
+    server = origin(URL, content, fault="drop-halfway")
 
-    def interrupted(url, output_file, pooch):
-        Path(output_file).write_bytes(content[:300])
-        raise requests.ConnectionError("connection reset halfway")
-
-    monkeypatch.setattr(data, "_downloader", lambda: interrupted)
-    with pytest.raises(data.MissingAssetError, match="connection reset halfway"):
+    with pytest.raises(data.MissingAssetError, match="connection dropped"):
         data.fetch("notes")
-    assert cached_files(tmp_path) == []
+    assert server.requests[origin_path(URL)] == 1 + downloads.RETRIES  # retried, then given up
+    assert [path.name for path in cached_files(tmp_path)] == ["provenance.json"]
 
-    monkeypatch.setattr(data, "_downloader", lambda: offline_downloader)
-    with pytest.raises(data.MissingAssetError):
+    del server.faults[origin_path(URL)]
+    assert data.fetch("notes").read_bytes() == content  # a re-run completes
+
+
+def test_download_with_wrong_digest_is_refused(registry, origin, tmp_path):
+    registry(fake_asset("notes", b"expected", url=URL))
+    origin(URL, b"expected", fault="wrong-bytes")
+    with pytest.raises(data.ChecksumError, match=sha256(b"detcepxe")) as error:
         data.fetch("notes")
+    assert f"expected: {sha256(b'expected')}" in str(error.value) and URL in str(error.value)
+    assert [path.name for path in cached_files(tmp_path)] == ["provenance.json"]
 
 
-def test_download_with_wrong_digest_is_refused(registry, monkeypatch, tmp_path):
-    registry(fake_asset("notes", b"expected", url="https://example.invalid/notes.bin"))
-    monkeypatch.setattr(
-        data, "_downloader", lambda: lambda url, out, pooch: Path(out).write_bytes(b"tampered")
-    )
-    with pytest.raises(data.ChecksumError, match=sha256(b"tampered")):
-        data.fetch("notes")
-    assert cached_files(tmp_path) == []
-
-
-def test_the_real_downloader_fails_fast_and_needs_no_tqdm():
-    downloader = REAL_DOWNLOADER()
-    connect_timeout, _ = downloader.kwargs["timeout"]
-    assert connect_timeout <= 10
-    assert downloader.progressbar is False  # stderr is not a terminal under pytest
+def test_the_downloader_fails_fast_and_reports_in_plain_lines_without_a_terminal():
+    assert downloads.CONNECT_TIMEOUT_S <= 10 and downloads.READ_TIMEOUT_S <= 30
+    stream = io.StringIO()
+    items = [downloads.Download(URL, Path("x"), size=4_000_000)]
+    progress = downloads.Progress("notes", items, stream=stream)
+    progress.close(failed=1)
+    assert stream.getvalue() == ""  # nothing arrived: the error says why, not the report
+    for _ in range(4):
+        progress(1_000_000)
+    progress.close(failed=0)
+    assert progress.bar is None
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "Downloading notes (1 file, 4.0 MB)..."
+    assert lines[1:4] == ["  25% of notes", "  50% of notes", "  75% of notes"]
+    assert lines[-1].startswith("Downloaded notes in ")
 
 
 # --- fail-fast check -------------------------------------------------------------------
@@ -246,19 +320,19 @@ def test_prepare_lists_every_missing_asset_in_one_error(registry, mirror):
     present = fake_asset("present", b"here")
     mirror("fake/present.bin", b"here")
     online = fake_asset("online", b"x", url="https://example.invalid/online.bin")
-    mirror_only = fake_asset("mirror_only", b"y")
+    no_source = fake_asset("no_source", b"y")
     stand_in = fake_asset("stand_in", b"z", embedded="skimage.data.chelsea")
-    registry(present, online, mirror_only, stand_in)
+    registry(present, online, no_source, stand_in)
 
-    assert [asset.name for asset in data.missing_assets()] == ["online", "mirror_only"]
+    assert [asset.name for asset in data.missing_assets()] == ["online", "no_source"]
     with pytest.raises(data.MissingAssetError) as error:
         data.prepare()
 
     message = str(error.value)
-    assert [asset.name for asset in error.value.assets] == ["online", "mirror_only"]
+    assert [asset.name for asset in error.value.assets] == ["online", "no_source"]
     assert message.startswith("2 assets the book needs are not available")
     assert "- online (file fake/online.bin)" in message
-    assert "- mirror_only (file fake/mirror_only.bin)" in message
+    assert "- no_source (file fake/no_source.bin)" in message
     assert "present" not in message and "stand_in" not in message
 
 
@@ -278,7 +352,16 @@ def test_prepare_returns_every_file_when_all_are_there(registry, mirror):
     assert data.missing_assets() == []
 
 
-# --- zip extraction ---------------------------------------------------------------------
+def test_prepare_downloads_a_wrong_cached_copy_again(registry, origin, tmp_path):
+    registry(fake_asset("notes", b"good", url=URL))
+    origin(URL, b"good")
+    cached = tmp_path / "cache" / "data" / "fake" / "notes.bin"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"damaged")
+    assert data.prepare() == {"notes": cached} and cached.read_bytes() == b"good"
+
+
+# --- folders of many files (the Dogs vs. Cats subset) -------------------------------------
 
 
 def make_zip(path: Path, entries: dict[str, bytes]) -> bytes:
@@ -289,31 +372,115 @@ def make_zip(path: Path, entries: dict[str, bytes]) -> bytes:
 
 
 DATASET_ENTRIES = {
-    f"dogs-vs-cats_small/{split}/{animal}s/{animal}.{number}.jpg": b"jpeg bytes"
+    f"dogs-vs-cats_small/{split}/{animal}s/{animal}.{number}.jpg": f"{animal}{number}".encode()
     for split in data.SPLITS
     for animal in ("cat", "dog")
-    for number in range(2)
+    for number in range(2 * data.SPLITS.index(split), 2 * data.SPLITS.index(split) + 2)
 }
+PHOTOS_URL = "https://photos.example.test/train/{name}"
 
 
-def register_fake_dataset(registry, mirror, tmp_path, entries) -> None:
-    content = make_zip(tmp_path / "build.zip", entries)
-    mirror("dogs-vs-cats_small.zip", content)
-    registry(fake_asset("dogs_vs_cats_small", content, filename="dogs-vs-cats_small.zip"))
+def register_fake_dataset(registry, mirror, tmp_path, entries, manifest_entries=None):
+    """A fake Dogs vs. Cats asset: its zip in the mirror (if ``mirror``), its manifest, its
+    photos' URLs; returns the zip's path."""
+    manifest = tmp_path / "manifest.sha256"
+    lines = [
+        f"{sha256(content)}  {len(content)}  {name.removeprefix('dogs-vs-cats_small/')}\n"
+        for name, content in (manifest_entries or entries).items()
+    ]
+    manifest.write_text("# a fake manifest\n" + "".join(lines))
+    archive = tmp_path / "build.zip"
+    content = make_zip(archive, entries)
+    if mirror is not None:
+        archive = mirror("dogs-vs-cats_small.zip", content)
+    members = data.Members(manifest, "dogs-vs-cats_small", PHOTOS_URL, "https://example.test")
+    registry(
+        fake_asset(
+            "dogs_vs_cats_small", content, filename="dogs-vs-cats_small.zip", members=members
+        )
+    )
+    return archive
 
 
-def test_dogs_vs_cats_dir_extracts_once(registry, mirror, tmp_path):
+def photo_bytes(folder: Path) -> dict[str, bytes]:
+    return {
+        f"dogs-vs-cats_small/{path.relative_to(folder).as_posix()}": path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_dogs_vs_cats_dir_extracts_once_and_checks_names_and_sizes(registry, mirror, tmp_path):
     register_fake_dataset(registry, mirror, tmp_path, DATASET_ENTRIES)
 
     folder = data.dogs_vs_cats_dir()
     assert folder.name == "dogs-vs-cats_small"
     assert sorted(path.name for path in folder.iterdir()) == ["test", "train", "validation"]
-    assert len(list(folder.rglob("*.jpg"))) == len(DATASET_ENTRIES)
+    assert photo_bytes(folder) == DATASET_ENTRIES
 
     marker = folder / "train" / "cats" / "cat.0.jpg"
-    marker.write_bytes(b"touched")  # a second call must not extract again
+    marker.write_bytes(b"CAT0")  # same size: only a full check sees it
     assert data.dogs_vs_cats_dir() == folder
-    assert marker.read_bytes() == b"touched"
+    assert marker.read_bytes() == b"CAT0"  # not extracted again
+    assert data.prepare() == {"dogs_vs_cats_small": folder}  # check computes every digest
+    assert marker.read_bytes() == b"cat0"
+
+
+def test_missing_damaged_and_unexpected_files_are_repaired(registry, mirror, tmp_path, capsys):
+    register_fake_dataset(registry, mirror, tmp_path, DATASET_ENTRIES)
+    folder = data.dogs_vs_cats_dir()
+    (folder / "train" / "cats" / "cat.0.jpg").unlink()
+    (folder / "train" / "dogs" / "dog.1.jpg").write_bytes(b"truncated, longer")
+    (folder / "train" / "horses").mkdir()
+    (folder / "train" / "horses" / "horse.0.jpg").write_bytes(b"neigh")
+    capsys.readouterr()
+
+    assert data.dogs_vs_cats_dir() == folder
+    assert photo_bytes(folder) == DATASET_ENTRIES
+    err = capsys.readouterr().err
+    assert "removed 2 files or folders" in err
+    assert "2 of the 12 files of dogs_vs_cats_small" in err and "restoring them from" in err
+
+
+def test_a_deleted_split_folder_is_restored(registry, mirror, tmp_path):
+    register_fake_dataset(registry, mirror, tmp_path, DATASET_ENTRIES)
+    folder = data.dogs_vs_cats_dir()
+    shutil.rmtree(folder / "validation")
+    assert data.dogs_vs_cats_dir() == folder
+    assert photo_bytes(folder) == DATASET_ENTRIES
+
+
+def test_without_a_mirror_the_photos_are_downloaded_and_resumed(registry, origin, tmp_path):
+    register_fake_dataset(registry, None, tmp_path, DATASET_ENTRIES)
+    for name, content in DATASET_ENTRIES.items():
+        server = origin(PHOTOS_URL.format(name=name.rpartition("/")[2]), content)
+    dropped = origin_path(PHOTOS_URL.format(name="dog.3.jpg"))
+    server.faults[dropped] = "404"
+
+    with pytest.raises(data.MissingAssetError) as error:
+        data.dogs_vs_cats_dir()
+    assert "1 of 12 downloads failed" in str(error.value) and "HTTP 404" in str(error.value)
+    assert "https://photos.example.test/train/dog.3.jpg" in str(error.value)
+    assert sum(server.requests.values()) == 12
+
+    del server.faults[dropped]
+    folder = data.dogs_vs_cats_dir()  # the re-run asks only for what is missing
+    assert sum(server.requests.values()) == 13
+    assert photo_bytes(folder) == DATASET_ENTRIES
+
+
+def test_a_photo_missing_from_the_zip_is_named(registry, mirror, tmp_path):
+    entries = dict(DATASET_ENTRIES)
+    lost = entries.pop("dogs-vs-cats_small/test/dogs/dog.5.jpg")
+    archive = register_fake_dataset(
+        registry,
+        mirror,
+        tmp_path,
+        entries,
+        {**entries, "dogs-vs-cats_small/test/dogs/dog.5.jpg": lost},
+    )
+    with pytest.raises(data.ChecksumError, match=f"{archive} has no dogs-vs-cats_small/test/dogs"):
+        data.dogs_vs_cats_dir()
 
 
 @pytest.mark.parametrize("evil_entry", ["../evil.txt", "dogs/../../evil.txt", "ABSOLUTE"])
@@ -321,60 +488,95 @@ def test_zip_entry_escaping_the_folder_is_refused(registry, mirror, tmp_path, ev
     outside = tmp_path / "outside" / "evil.txt"
     if evil_entry == "ABSOLUTE":
         evil_entry = str(outside)
-    register_fake_dataset(registry, mirror, tmp_path, {**DATASET_ENTRIES, evil_entry: b"owned"})
+    entries = {**DATASET_ENTRIES, evil_entry: b"owned"}
+    archive = register_fake_dataset(registry, mirror, tmp_path, entries, DATASET_ENTRIES)
 
-    with pytest.raises(data.UnsafeArchiveError, match="outside"):
+    with pytest.raises(data.UnsafeArchiveError, match="outside") as error:
         data.dogs_vs_cats_dir()
 
+    assert f"Refusing to extract {archive}" in str(error.value)
+    assert ".partial-" not in str(error.value)
     assert not outside.exists()
     assert not (tmp_path / "evil.txt").exists()
-    assert not (tmp_path / "cache" / "evil.txt").exists()
-    assert list((tmp_path / "cache" / "data").iterdir()) == []  # nothing extracted at all
+    assert cached_files(tmp_path) == []  # nothing extracted at all
+
+
+def test_extract_zip_refuses_unsafe_entries_naming_the_archive(tmp_path):
+    archive = tmp_path / "evil.zip"
+    make_zip(archive, {"ok.txt": b"fine", "../evil.txt": b"owned"})
+    with pytest.raises(data.UnsafeArchiveError) as error:
+        data.extract_zip(archive, tmp_path / "target")
+    assert f"Refusing to extract {archive}" in str(error.value)
+    assert ".partial-" not in str(error.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["evil.zip"]
+
+
+def test_a_damaged_zip_is_named(tmp_path):
+    archive = tmp_path / "damaged.zip"
+    archive.write_bytes(b"PK\x03\x04 but nothing a zip needs")
+    with pytest.raises(zipfile.BadZipFile, match=f"{archive} is not a readable zip file"):
+        data.extract_zip(archive, tmp_path / "target")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["damaged.zip"]
 
 
 def test_interrupted_extraction_leaves_nothing_trusted(registry, mirror, tmp_path, monkeypatch):
     register_fake_dataset(registry, mirror, tmp_path, DATASET_ENTRIES)
-    real_extract = zipfile.ZipFile.extract
+    real_save = downloads.save_verified
     calls = {"count": 0, "fail": True}
 
-    def extract_then_fail(self, member, path=None, pwd=None):
+    def save_then_fail(chunks, item, *args, **kwargs):
         calls["count"] += 1
         if calls["fail"] and calls["count"] == 3:
             raise OSError("disk full (simulated)")
-        return real_extract(self, member, path, pwd)
+        return real_save(chunks, item, *args, **kwargs)
 
-    monkeypatch.setattr(zipfile.ZipFile, "extract", extract_then_fail)
+    monkeypatch.setattr(downloads, "save_verified", save_then_fail)
     with pytest.raises(OSError, match="disk full"):
         data.dogs_vs_cats_dir()
-    assert list((tmp_path / "cache" / "data").iterdir()) == []
+    extracted = [path for path in cached_files(tmp_path)]
+    assert len(extracted) == 2 and not any(path.name == data.SEAL for path in extracted)
 
-    calls["fail"] = False
+    calls.update(fail=False, count=0)
     folder = data.dogs_vs_cats_dir()
-    assert len(list(folder.rglob("*.jpg"))) == len(DATASET_ENTRIES)
+    assert calls["count"] == len(DATASET_ENTRIES) - 2  # only what was missing
+    assert photo_bytes(folder) == DATASET_ENTRIES
 
 
 def test_leftover_of_a_killed_extraction_is_ignored(registry, mirror, tmp_path):
     register_fake_dataset(registry, mirror, tmp_path, DATASET_ENTRIES)
     leftover = tmp_path / "cache" / "data" / ".dogs-vs-cats_small-0123.partial-x" / "train"
     leftover.mkdir(parents=True)
-
     folder = data.dogs_vs_cats_dir()
     assert ".partial-" not in str(folder)
-    assert len(list(folder.rglob("*.jpg"))) == len(DATASET_ENTRIES)
+    assert photo_bytes(folder) == DATASET_ENTRIES
 
 
 # --- photos ------------------------------------------------------------------------------
 
 
-def test_cat_photo_falls_back_to_the_embedded_one(capsys):
-    image = data.load_photo("cat_photo")
-    assert image.shape == (300, 451, 3) and image.dtype == np.uint8
-    assert "skimage.data.chelsea() is used instead" in capsys.readouterr().out
+def test_photos_have_a_public_source_and_no_stand_in():
+    with pytest.raises(data.MissingAssetError) as error:
+        data.load_photo("cat_photo")
+    assert "https://raw.githubusercontent.com/ming-zhao/ming-zhao.github.io/" in str(error.value)
+    assert "images/cat.jpg" in str(error.value) and "stands in" not in str(error.value)
 
 
-def test_other_photos_have_no_fallback():
-    with pytest.raises(data.MissingAssetError, match="images/african_elephant.jpg"):
-        data.load_photo("elephant_photo")
+def test_test_photos_are_downloaded_in_one_batch(registry, origin, capfd):
+    names = [f"test_photo/{animal}.1500.jpg" for animal in ("cat", "dog")]
+    assets = [
+        fake_asset(name, name.encode(), url=f"https://files.example.test/{name}") for name in names
+    ]
+    registry(*assets)
+    for asset in assets:
+        origin(asset.url, asset.name.encode())
+    original = data.TEST_PHOTO_NAMES
+    try:
+        data.TEST_PHOTO_NAMES = names
+        paths = data.test_photo_paths()
+    finally:
+        data.TEST_PHOTO_NAMES = original
+    assert [path.read_bytes() for path in paths] == [name.encode() for name in names]
+    assert capfd.readouterr().err.count("Downloading") == 1
 
 
 # --- command line -----------------------------------------------------------------------
@@ -400,6 +602,28 @@ def test_status_shows_where_each_asset_comes_from(registry, mirror, tmp_path, ca
     assert "download https://example.invalid/online.bin" in rows["online"]
     assert "embedded default skimage.data.chelsea()" in rows["stand_in"]
     assert "MISSING" in rows["absent"]
+
+
+def test_status_without_a_mirror_names_a_public_source_for_every_file(capsys):
+    assert data.main(["status"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert len(rows) == len(data.ASSETS)
+    assert all(" download https://" in row for row in rows), rows
+    dogs = next(row for row in rows if row.startswith("dogs_vs_cats_small"))
+    assert "download https://raw.githubusercontent.com/4GeeksAcademy/" in dogs
+    assert dogs.endswith("/train/<name> (4,000 files)")
+
+
+def test_status_into_a_closed_pipe_ends_quietly():
+    status = subprocess.Popen(
+        [sys.executable, "-m", "lib.data", "status"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    status.stdout.close()  # as `| head -1` does once it has its line
+    _, err = status.communicate(timeout=120)
+    assert status.returncode == 1 and b"Traceback" not in err and b"BrokenPipe" not in err
 
 
 def test_check_fails_listing_the_missing_assets(registry, mirror, capsys):
@@ -434,6 +658,62 @@ def test_mirror_command_copies_files_and_reports_failures(registry, mirror, tmp_
     assert "absent (fake/absent.bin)" in capsys.readouterr().err
 
 
+def test_verify_online_reports_each_source_and_fails_on_a_wrong_one(registry, origin, capsys):
+    good = fake_asset("good", b"good", url="https://files.example.test/good.bin")
+    bad = fake_asset("bad", b"bad", url="https://files.example.test/bad.bin")
+    registry(good, bad, fake_asset("no_source", b"x"))
+    origin(good.url, b"good")
+    origin(bad.url, b"bad", fault="wrong-bytes")
+
+    assert data.main(["verify-online"]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == f"ok      good: {good.url} (1 file(s), digests match)"
+    assert out.splitlines()[1] == (
+        f"FAILED  bad: {bad.url}: other bytes: SHA-256 {sha256(b'dab')}, expected {sha256(b'bad')}"
+    )
+    assert out.splitlines()[2] == "FAILED  no_source: no public source"
+    assert "2 of 3 public sources failed" in err
+    assert data.main(["verify-online", "good"]) == 0
+
+
+# --- the Data page's table -----------------------------------------------------------------
+
+
+def test_source_table_has_one_row_per_asset_with_the_keys_the_page_reads():
+    rows = data.source_table()
+    assert [row["name"] for row in rows] == list(data.ASSETS)
+    keys = ["name", "file", "url", "sha256", "size", "licence", "taken_from"]
+    assert all(list(row) == keys for row in rows)
+    assert all(row["url"].startswith("https://") and row["licence"] for row in rows)
+    assert all(isinstance(row["size"], int) for row in rows)
+    assert {row["taken_from"] for row in rows} == {"download"}
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["mnist"]["sha256"] == data.KERAS_MNIST_SHA256
+    assert by_name["vgg16_weights_notop"]["sha256"] == "MD5 6d6bbae143d832006294945121d1f1fc"
+    dogs = by_name["dogs_vs_cats_small"]
+    assert (
+        dogs["url"]
+        == f"https://github.com/{data.DOGS_VS_CATS_REPO}/tree/{data.DOGS_VS_CATS_COMMIT}/train"
+    )
+    assert dogs["file"].startswith("dogs-vs-cats_small/ (4,000 files, listed in lib/")
+    assert dogs["size"] == 31968419
+    manifest = data.get_asset("dogs_vs_cats_small").members.manifest
+    assert dogs["sha256"] == sha256(manifest.read_bytes())
+
+
+def test_source_table_says_where_a_download_came_from_and_when(registry, origin):
+    registry(fake_asset("notes", b"notes", url=URL), fake_asset("gone", b"g", url=URL + "x"))
+    origin(URL, b"notes")
+    data.prepare(["notes"])
+    with pytest.raises(data.MissingAssetError):
+        data.fetch("gone")
+    rows = {row["name"]: row for row in data.source_table()}
+    today = data._today()
+    assert rows["notes"]["taken_from"] == f"cache (downloaded from {URL} on {today})"
+    assert rows["notes"]["size"] == 5 and rows["notes"]["sha256"] == sha256(b"notes")
+    assert rows["gone"]["taken_from"] == "missing"
+
+
 # --- the real registry and the real mirror -------------------------------------------
 
 
@@ -444,6 +724,15 @@ def test_registry_has_every_asset_the_conventions_name():
     expected += ["elephant_photo", "cat_and_dog_photo", *photos]
     expected += ["vgg16_weights", "vgg16_weights_notop"]  # optional: not in the mirror
     assert list(data.ASSETS) == expected
+
+
+def test_every_asset_has_a_public_source_size_and_licence():
+    for asset in data.ASSETS.values():
+        assert asset.url or asset.members, asset.name
+        assert asset.size and asset.licence, asset.name
+    pinned = [asset.url for asset in data.ASSETS.values() if "githubusercontent" in str(asset.url)]
+    assert pinned and all(data.COURSE_COMMIT in url for url in pinned)
+    assert data.DOGS_VS_CATS_COMMIT in data.get_asset("dogs_vs_cats_small").members.url
 
 
 def test_mnist_accepts_the_digest_keras_checks():
@@ -466,6 +755,23 @@ def test_registry_matches_the_mirror_checksums():
     assert sorted(registered) == sorted(listed)
     for filename, digest in listed.items():
         assert digest in registered[filename].sha256
+        if not registered[filename].url_sha256:  # the size is the mirror file's
+            assert (REAL_MIRROR / filename).stat().st_size == registered[filename].size
+
+
+@needs_real_mirror
+def test_the_manifest_lists_every_photo_of_the_mirrors_zip():
+    asset = data.get_asset("dogs_vs_cats_small")
+    files, _ = data.read_manifest(asset.members.manifest)
+    with zipfile.ZipFile(REAL_MIRROR / asset.filename) as archive:
+        members = {
+            info.filename.removeprefix("dogs-vs-cats_small/"): (
+                sha256(archive.read(info)),
+                info.file_size,
+            )
+            for info in archive.infolist()
+        }
+    assert members == files and len(files) == 4000
 
 
 @pytest.fixture
@@ -474,10 +780,15 @@ def real_mirror(monkeypatch):
 
 
 @needs_real_mirror
-def test_every_asset_resolves_from_the_real_mirror(real_mirror):
+def test_every_asset_resolves_from_the_real_mirror(real_mirror, tmp_path):
     paths = data.prepare()  # the VGG16 weights fall back to EfficientNet-Lite0
     assert set(paths) == {name for name, asset in data.ASSETS.items() if asset.sha256}
+    folder = paths.pop("dogs_vs_cats_small")  # extracted from the mirror's zip, verified
+    assert folder.is_relative_to(tmp_path / "cache") and folder.name == "dogs-vs-cats_small"
     assert all(path.is_relative_to(REAL_MIRROR) for path in paths.values())
+    rows = {row["name"]: row for row in data.source_table()}
+    assert rows["mnist"]["sha256"] == data.MIRROR_MNIST_SHA256
+    assert {row["taken_from"] for name, row in rows.items() if "vgg16" not in name} == {"mirror"}
 
 
 @needs_real_mirror
@@ -497,15 +808,20 @@ def test_photos_and_class_index_from_the_real_mirror(real_mirror, capsys):
     assert len(paths) == 20 and sum(path.name.startswith("cat") for path in paths[:10]) == 10
     cat = data.load_photo("cat_photo")
     assert cat.shape == (547, 639, 3) and cat.dtype == np.uint8
-    assert capsys.readouterr().out == ""  # no fallback note when the file is there
+    assert capsys.readouterr().out == ""
     assert data.imagenet_class_index()["0"] == ["n01440764", "tench"]
 
 
 @needs_real_mirror
-def test_dogs_vs_cats_dir_from_the_real_mirror(real_mirror):
+def test_dogs_vs_cats_dir_from_the_real_mirror_and_the_zip_a_mirror_build_writes(
+    real_mirror, tmp_path
+):
     folder = data.dogs_vs_cats_dir()
     counts = {split: len(list((folder / split / "cats").glob("*.jpg"))) for split in data.SPLITS}
     assert counts == {"train": 1000, "validation": 500, "test": 500}
+    built = tmp_path / "built.zip"
+    data.write_zip(data.get_asset("dogs_vs_cats_small"), built)
+    assert data.sha256_of(built) == data.BUILT_DOGS_VS_CATS_ZIP_SHA256  # the same on every machine
 
 
 @needs_real_mirror

@@ -154,3 +154,28 @@ def test_sigmoid_outputs_read_as_labels():
     outputs = np.array([[0.9], [0.2], [0.5], [0.51]])
     np.testing.assert_array_equal(images.predicted_labels(outputs), [1, 0, 0, 1])
     assert images.count_right(outputs, [1, 1, 0, 0]) == 2
+
+
+def test_per_class_keeps_the_first_files_of_each_class(folder):
+    loaded = images.load_image_folder(folder, (8, 8), per_class=2, verbose=False)
+    assert loaded.counts() == {"cats": 2, "dogs": 2}
+    assert [path.name for path in loaded.paths] == [
+        "cat.0.jpg",
+        "cat.1.jpg",
+        "dog.0.jpg",
+        "dog.1.jpg",
+    ]
+
+
+def test_the_smoke_budget_takes_a_few_photos_of_each_class(folder, tmp_path_factory, monkeypatch):
+    from lib import data
+
+    root = tmp_path_factory.mktemp("dogs_vs_cats")
+    (root / "train").symlink_to(folder)
+    monkeypatch.setattr(data, "dogs_vs_cats_dir", lambda: root)
+    monkeypatch.setattr(images, "SMOKE_PHOTOS_PER_CLASS", 1)
+    monkeypatch.setenv("CONVNETS_BUDGET", "smoke")
+    smoke = images.load_dogs_vs_cats((8, 8), ("train",), verbose=False)["train"]
+    assert smoke.counts() == {"cats": 1, "dogs": 1}
+    monkeypatch.setenv("CONVNETS_BUDGET", "ci")
+    assert len(images.load_dogs_vs_cats((8, 8), ("train",), verbose=False)["train"]) == 5

@@ -8,6 +8,7 @@ when ``CONVNETS_DATA`` is not set; those comparing with PyTorch are skipped when
 """
 
 import ast
+import dataclasses
 import os
 import pickle
 import struct
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 import skimage.data
 
 import lib  # noqa: F401  (quiet TensorFlow start-up)
@@ -27,10 +27,7 @@ needs_mirror = pytest.mark.skipif(
     not MIRROR or not Path(MIRROR).is_dir(), reason="CONVNETS_DATA (the offline mirror) is not set"
 )
 CAT_CLASSES = {"tabby", "tiger_cat", "Egyptian_cat"}
-
-
-def offline_downloader(url, output_file, pooch):
-    raise requests.ConnectionError(f"offline: tests never download {url}")
+UNREACHABLE = "http://127.0.0.1:9"  # nothing listens on the discard port: refused at once
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +39,8 @@ def shared_cache(tmp_path_factory):
 def offline(monkeypatch, shared_cache):
     """One cache for the module (the conversion runs once), no downloads."""
     monkeypatch.setenv("CONVNETS_CACHE", str(shared_cache))
-    monkeypatch.setattr(data, "_downloader", lambda: offline_downloader)
+    monkeypatch.setenv("CONVNETS_DOWNLOAD_ORIGIN", UNREACHABLE)  # every download fails at once
+    monkeypatch.delenv(pretrained.BASE_ENV, raising=False)  # `make test` pins it for nbval
 
 
 @pytest.fixture
@@ -410,6 +408,34 @@ def test_vgg16_is_used_when_its_weights_are_there(stand_in_vgg16_weights, monkey
     assert base.unfreeze_last_block() == ["block5_conv1", "block5_conv2", "block5_conv3"]
 
 
+def test_convnets_base_chooses_where_the_caller_does_not(
+    stand_in_vgg16_weights, monkeypatch, capsys
+):
+    folder, path, _ = stand_in_vgg16_weights
+    real = data.get_asset("vgg16_weights_notop")
+    stand_in = dataclasses.replace(real, sha256=(data.sha256_of(path),), md5=None)
+    monkeypatch.setitem(data.ASSETS, "vgg16_weights_notop", stand_in)
+    monkeypatch.setenv("CONVNETS_DATA", str(folder))
+    monkeypatch.setenv(pretrained.BASE_ENV, "efficientnet_lite0")
+    base = pretrained.imagenet_base(include_top=False, input_shape=(32, 32, 3))
+    assert base.name == "EfficientNet-Lite0"
+    assert (
+        "(VGG16 is not used: CONVNETS_BASE=efficientnet_lite0 asks for" in capsys.readouterr().out
+    )
+    forced = pretrained.imagenet_base(input_shape=(32, 32, 3), base="vgg16", verbose=False)
+    assert forced.name == "VGG16"  # the caller's choice wins
+    monkeypatch.setenv(pretrained.BASE_ENV, "vgg16")
+    assert pretrained.imagenet_base(input_shape=(32, 32, 3), verbose=False).name == "VGG16"
+    monkeypatch.delenv("CONVNETS_DATA")
+    monkeypatch.setitem(data.ASSETS, "vgg16_weights_notop", real)
+    getattr(data.fetch, "cache_clear", lambda: None)()  # forget where the stand-in was
+    with pytest.raises(data.MissingAssetError):  # asked for VGG16: no silent fall-back
+        pretrained.imagenet_base(input_shape=(32, 32, 3), verbose=False)
+    monkeypatch.setenv(pretrained.BASE_ENV, "resnet")
+    with pytest.raises(ValueError, match="CONVNETS_BASE='resnet' is not a base"):
+        pretrained.imagenet_base(verbose=False)
+
+
 def test_vgg16_preprocessing_layer_matches_keras():
     import keras
 
@@ -424,7 +450,6 @@ def test_vgg16_assets_are_checked_against_keras_md5(tmp_path, monkeypatch):
     asset = data.get_asset("vgg16_weights_notop")
     assert asset.url.startswith("https://storage.googleapis.com/tensorflow/keras-applications/")
     assert asset.md5 == "6d6bbae143d832006294945121d1f1fc"
-    assert asset.download_hash == f"md5:{asset.md5}"
     vgg16_source = Path(__import__("keras").__file__).parent / "src/applications/vgg16.py"
     if vgg16_source.is_file():
         text = vgg16_source.read_text()

@@ -1,9 +1,11 @@
 """The reference notebooks nbval checks are current, and nbval really checks them.
 
 ``tests/reference/NAME.ipynb`` holds the outputs of ``book/NAME.md`` from its
-last reviewed execution (``python tools/update_references.py``). The test
-command runs nbval on them: it re-executes each chapter and compares every
-output not tagged ``nbval-ignore-output``.
+last reviewed execution (``python tools/update_references.py``), on
+EfficientNet-Lite0; ``tests/reference/vgg16/NAME.ipynb`` those of the chapters
+that use a pretrained base, on VGG16 (``--base vgg16``; tests/test_vgg16_path.py
+runs them). The test command runs nbval on them: it re-executes each chapter
+and compares every output not tagged ``nbval-ignore-output``.
 """
 
 from __future__ import annotations
@@ -19,14 +21,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from update_references import IGNORE_TAG, REFERENCE_DIR, chapter_files  # noqa: E402
+from update_references import (  # noqa: E402
+    BASE_REFERENCE_DIRS,
+    IGNORE_TAG,
+    LITE0,
+    REFERENCE_DIR,
+    VGG16,
+    WEIGHTS_TAG,
+    chapter_files,
+    reference_tags,
+    vgg16_chapter_files,
+)
 
 CHAPTERS = chapter_files()
+VGG16_CHAPTERS = vgg16_chapter_files()
 
 
-def code_cells(notebook):
+def code_cells(notebook, base=LITE0):
+    """Each code cell's source and tags, the tags as ``base``'s reference has them."""
     return [
-        (cell.source.strip(), sorted(cell.metadata.get("tags", [])))
+        (cell.source.strip(), sorted(reference_tags(cell.metadata.get("tags", []), base)))
         for cell in notebook.cells
         if cell.cell_type == "code"
     ]
@@ -40,13 +54,62 @@ def test_every_chapter_has_a_reference_and_no_reference_is_orphaned():
     )
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
-def test_reference_has_the_chapter_code(chapter):
-    reference = nbformat.read(REFERENCE_DIR / f"{chapter.stem}.ipynb", as_version=4)
-    assert code_cells(reference) == code_cells(jupytext.read(chapter)), (
-        f"{chapter.name} changed since its reference was made: run "
-        f"`python tools/update_references.py {chapter.stem}` and review the diff"
+def test_every_chapter_with_a_pretrained_base_has_a_vgg16_reference_and_only_those():
+    references = {path.stem for path in BASE_REFERENCE_DIRS[VGG16].glob("*.ipynb")}
+    assert references == {path.stem for path in VGG16_CHAPTERS}, (
+        "Run `python tools/update_references.py --base vgg16` after adding or removing a "
+        "chapter that uses pretrained.imagenet_base"
     )
+
+
+BASE_CHAPTERS = [(LITE0, chapter) for chapter in CHAPTERS] + [
+    (VGG16, chapter) for chapter in VGG16_CHAPTERS
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "chapter"), BASE_CHAPTERS, ids=lambda value: getattr(value, "stem", value)
+)
+def test_reference_has_the_chapter_code(base, chapter):
+    reference = nbformat.read(BASE_REFERENCE_DIRS[base] / f"{chapter.stem}.ipynb", as_version=4)
+    assert code_cells(reference) == code_cells(jupytext.read(chapter), base), (
+        f"{chapter.name} changed since its {base} reference was made: run `python "
+        f"tools/update_references.py{' --base vgg16' if base == VGG16 else ''} {chapter.stem}` "
+        "and review the diff"
+    )
+
+
+def checked_text(notebook) -> str:
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code" and IGNORE_TAG not in cell.metadata.get("tags", [])
+        for output in cell.outputs
+    )
+
+
+@pytest.mark.parametrize(
+    ("base", "chapter"),
+    [(b, c) for b, c in BASE_CHAPTERS if c in VGG16_CHAPTERS],
+    ids=lambda value: getattr(value, "stem", value),
+)
+def test_each_reference_checks_its_own_base(base, chapter):
+    reference = nbformat.read(BASE_REFERENCE_DIRS[base] / f"{chapter.stem}.ipynb", as_version=4)
+    checked = checked_text(reference)
+    ran, other = (
+        ("VGG16", "EfficientNet-Lite0") if base == VGG16 else ("EfficientNet-Lite0", "VGG16")
+    )
+    assert f"Pretrained base: {ran}" in checked and f"Pretrained base: {other}" not in checked
+
+
+@pytest.mark.parametrize("chapter", VGG16_CHAPTERS, ids=lambda path: path.stem)
+def test_outputs_that_depend_on_the_weights_are_volatile_on_vgg16_only(chapter):
+    for base in (LITE0, VGG16):
+        reference = nbformat.read(BASE_REFERENCE_DIRS[base] / f"{chapter.stem}.ipynb", as_version=4)
+        for cell in reference.cells:
+            tags = cell.metadata.get("tags", [])
+            if WEIGHTS_TAG in tags:
+                assert (IGNORE_TAG in tags) == (base == VGG16), (base, cell.source[:80])
 
 
 def first_checked_number(notebook):

@@ -22,6 +22,7 @@ DATA = {"name": "tiny", "n": 32}
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path))
     monkeypatch.delenv("CONVNETS_BUDGET", raising=False)
+    monkeypatch.setattr(config, "gpu_names", lambda: ())  # auto is ci, on any machine
     return tmp_path
 
 
@@ -133,7 +134,7 @@ def test_changed_recipe_trains_again(tiny_data):
 def test_loading_and_training_print_what_happened(tiny_data, capsys):
     fit(tiny_model(), tiny_data, log=True)
     trained = capsys.readouterr().out
-    assert "Training 'tiny' for 1 epochs" in trained and "epoch   1/1" in trained
+    assert "Training 'tiny' for 1 epoch " in trained and "epoch   1/1" in trained
     fit(tiny_model(), tiny_data, log=True)
     loaded = capsys.readouterr().out
     assert "Loaded 'tiny' from the model cache" in loaded and "epoch   1/1" in loaded
@@ -280,3 +281,119 @@ def test_sealed_but_unloadable_entry_trains_again(tiny_data, capsys):
     assert not again.from_cache
     assert "could not be loaded" in capsys.readouterr().out
     assert again.model.get_layer("hidden").kernel.shape == (4, 3)
+
+
+# --- budgets ----------------------------------------------------------------------------
+
+
+def test_unset_budget_is_auto_resolved_by_the_gpu(monkeypatch):
+    monkeypatch.setattr(config, "gpu_names", lambda: ())
+    assert config.requested_budget() == "auto" and config.budget() == "ci"
+    assert config.describe_budget().startswith(
+        "Budget: ci (CONVNETS_BUDGET unset: auto, and TensorFlow sees no GPU)"
+    )
+    monkeypatch.setattr(config, "gpu_names", lambda: ("/physical_device:GPU:0",))
+    assert config.budget() == "full"
+    assert "(CONVNETS_BUDGET unset: auto, and TensorFlow sees a GPU)" in config.describe_budget()
+    monkeypatch.setenv("CONVNETS_BUDGET", "auto")
+    assert config.describe_budget().startswith(
+        "Budget: full (CONVNETS_BUDGET=auto, and TensorFlow sees a GPU)"
+    )
+
+
+@pytest.mark.parametrize("name", ["ci", "full", "smoke"])
+def test_an_asked_budget_is_taken_as_it_is(monkeypatch, name):
+    monkeypatch.setattr(config, "gpu_names", lambda: pytest.fail("no GPU question asked"))
+    monkeypatch.setenv("CONVNETS_BUDGET", name.upper())
+    assert config.budget() == name
+    assert config.describe_budget().startswith(f"Budget: {name} (CONVNETS_BUDGET={name})")
+
+
+def test_unknown_budgets_are_refused(monkeypatch):
+    monkeypatch.setenv("CONVNETS_BUDGET", "fast")
+    with pytest.raises(ValueError, match="'fast' is not a budget; use one of auto, ci"):
+        config.budget()
+    with pytest.raises(ValueError, match="'auto' is not a budget"):
+        config.by_budget(1, 2, budget_name="auto")
+
+
+def test_by_budget_smoke_defaults_to_the_ci_value(monkeypatch):
+    assert config.by_budget(10, 30, budget_name="smoke") == 10
+    assert config.by_budget(10, 30, smoke=1, budget_name="smoke") == 1
+    assert config.by_budget(10, 30, smoke=None, budget_name="smoke") is None
+    assert config.by_budget(10, 30, smoke=1, budget_name="ci") == 10
+    assert config.by_budget(10, 30, smoke=1, budget_name="full") == 30
+    monkeypatch.setenv("CONVNETS_BUDGET", "smoke")
+    assert config.by_budget(10, 30, smoke=1) == 1
+
+
+def test_the_ci_budget_keys_the_cache_alike_asked_or_resolved(monkeypatch):
+    monkeypatch.setattr(config, "gpu_names", lambda: ())
+    resolved = key()
+    monkeypatch.setenv("CONVNETS_BUDGET", "ci")
+    assert key() == resolved
+    monkeypatch.setenv("CONVNETS_BUDGET", "smoke")
+    assert key() != resolved
+
+
+def test_smoke_budget_trains_the_ci_recipes_for_one_epoch():
+    for kind in ("from_scratch", "augmented"):
+        smoke = training.cats_dogs_settings(kind, budget="smoke")
+        assert smoke == dict(training.cats_dogs_settings(kind, budget="ci"), epochs=1)
+
+
+# --- how long training should take ------------------------------------------------------
+
+
+def test_several_epochs_are_estimated_from_the_first_without_graph_building():
+    clock = training.TrainingClock(epochs=10, steps=96, start=0.0)
+    # Graph calls of 32 batches: the first also builds the graph (5 s), then 1 s per call.
+    assert clock.batch_end(6.0, 32) is None
+    assert clock.batch_end(7.0, 64) is None
+    assert clock.batch_end(8.0, 96) is None
+    line = clock.epoch_end(10.0)  # 2 s of validation
+    # epoch 1: 10 s, of which 5 s building; 9 more epochs of 5 s each
+    assert line == "Expected: about 55 s for 10 epochs on this runtime (timed from the first epoch)"
+    assert clock.epoch_end(20.0) is None  # said once
+
+
+def test_a_single_epoch_is_estimated_from_its_first_batches():
+    clock = training.TrainingClock(epochs=1, steps=320, start=0.0)
+    assert clock.batch_end(6.0, 32) is None  # graph building: wait for a second call
+    line = clock.batch_end(8.0, 64)  # 2 s per 32 batches from here: 8 more calls
+    assert line == (
+        "Expected: about 24 s for 1 epoch on this runtime (timed from the first batches)"
+    )
+    assert clock.batch_end(10.0, 96) is None
+
+
+def test_a_single_epoch_of_two_calls_is_estimated_from_the_first_with_the_building():
+    clock = training.TrainingClock(epochs=1, steps=63, start=0.0)
+    line = clock.batch_end(120.0, 32)
+    assert line == (
+        "Expected: about 4 min for 1 epoch on this runtime "
+        "(timed from the first 32 batches, graph building included)"
+    )
+
+
+def test_a_single_call_says_nothing():
+    clock = training.TrainingClock(epochs=1, steps=20, start=0.0)
+    assert clock.batch_end(3.0, 20) is None
+    assert clock.epoch_end(3.5) is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"), [(0.2, "1 s"), (40, "40 s"), (89, "89 s"), (420, "7 min"), (9000, "2.5 h")]
+)
+def test_durations_read_as_people_say_them(seconds, said):
+    assert training.format_duration(seconds) == said
+
+
+def test_training_prints_its_expected_time_even_when_quiet(tiny_data, capsys):
+    fit(tiny_model(), tiny_data, epochs=2, log=False)
+    out = capsys.readouterr().out
+    assert "Training 'tiny' for 2 epochs" in out
+    assert "Expected: about" in out and "for 2 epochs on this runtime" in out
+    assert "epoch   1/2" not in out  # the per-epoch lines follow log
+    fit(tiny_model(), tiny_data, epochs=2, log=False)
+    assert capsys.readouterr().out == ""  # loading from the cache says nothing when quiet

@@ -9,20 +9,62 @@ chapter converted by jupytext, without outputs (the reader runs it). The book
 theme links the launch buttons to it because it lies beside ``book/NAME.md``.
 Run this after changing a chapter; ``tests/test_launch.py`` fails while a
 notebook differs from its chapter.
+
+The notebook has one cell its chapter lacks: a set-up cell, before the first
+code cell, that pip-installs the book's helper package ``lib`` where it is
+missing (Colab; Binder's ``postBuild`` has installed it already). It is made
+here, not written in the chapters, so that the repository it installs from is
+named in one place, ``_config.yml``'s ``repository`` (the same repository and
+branch the launch buttons open), and so that the HTML book, whose reader never
+needs it, does not show it. ``CONVNETS_LIB_SOURCE`` overrides that source (a
+fork, a local wheel: ``tests/test_launch.py`` installs one offline).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import jupytext
+import nbformat
+import yaml
 from update_references import ROOT, chapter_files
+
+LIB_SOURCE_ENV = "CONVNETS_LIB_SOURCE"
+
+SETUP_CELL = """\
+# In Colab (or any Python without this book's helper package), install `lib` first.
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("lib") is None:
+    LIB_SOURCE = {lib_source}
+    source = os.environ.get("{env}", LIB_SOURCE)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()"""
+
+
+def lib_source() -> str:
+    """pip's requirement for ``lib`` from the book's repository: ``git+URL@BRANCH``."""
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    return f"git+{repository['url']}@{repository['branch']}"
+
+
+def setup_cell_source() -> str:
+    """The code of the set-up cell that starts every notebook."""
+    return SETUP_CELL.format(lib_source=json.dumps(lib_source()), env=LIB_SOURCE_ENV)
 
 
 def notebook_text(chapter: Path) -> str:
-    """The .ipynb text of a chapter, with stable cell ids so a rewrite changes nothing."""
+    """The .ipynb text of a chapter, set-up cell first, with stable cell ids."""
     notebook = jupytext.read(chapter)
+    first_code = next(
+        number for number, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+    )
+    notebook.cells.insert(first_code, nbformat.v4.new_code_cell(setup_cell_source()))
     for number, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{number}"
     return jupytext.writes(notebook, fmt="ipynb")
