@@ -23,8 +23,11 @@ book: $(INSTALLED)
 
 # nbval checks the chapters against the offline build's references, on EfficientNet-Lite0
 # on any machine; tests/test_vgg16_path.py checks tests/reference/vgg16/ with its own set-up.
+# The references are the offline build's (CI budget, EfficientNet-Lite0): nbval
+# runs the chapters so on any machine, with a GPU or internet access too.
+# tests/test_vgg16_path.py checks the VGG16 references (smoke budget) itself.
 test: $(INSTALLED) lint browser
-	CONVNETS_BASE=efficientnet_lite0 $(BIN)/pytest --nbval --nbval-current-env \
+	CONVNETS_BUDGET=ci CONVNETS_BASE=efficientnet_lite0 $(BIN)/pytest --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/reference/vgg16 tests
 
 install: $(INSTALLED)
