@@ -11,8 +11,8 @@ by name. ``fetch(name)`` looks for the file, in this order, in
 
 and otherwise raises :class:`MissingAssetError`, which says how to provide the
 file. Every file is checked against its digest before use, mirror included.
-Every asset has a public, commit- or publisher-pinned source: nothing is
-mirror-only. Nothing downloaded is ever unpickled.
+Every asset has a public, commit- or publisher-pinned source, so a mirror is
+a convenience, never a necessity. Nothing downloaded is ever unpickled.
 
 The Dogs vs. Cats subset is 4,000 photos. A mirror holds them in one zip;
 online, each is downloaded alone from a public repository at a fixed commit.

@@ -19,7 +19,6 @@ classifier alone is 528 MiB, as Keras's is).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -44,14 +43,6 @@ class StandIn:
     path: Path
     md5: str
     url: str
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_standin(path: Path, include_top: bool) -> None:
@@ -88,7 +79,7 @@ def make_standins(folder: Path) -> dict[str, StandIn]:
         path = folder / Path(asset.filename).name
         start = time.perf_counter()
         save_standin(path, include_top)
-        standins[name] = StandIn(name, path, _md5(path), asset.url)
+        standins[name] = StandIn(name, path, data.md5_of(path), asset.url)
         print(
             f"stand-in {path.name}: {path.stat().st_size / 2**20:.0f} MiB "
             f"in {time.perf_counter() - start:.0f} s"
