@@ -29,6 +29,7 @@ from update_references import (  # noqa: E402
     VGG16,
     WEIGHTS_TAG,
     chapter_files,
+    nbval_command,
     reference_tags,
     vgg16_chapter_files,
 )
@@ -140,19 +141,7 @@ def test_nbval_fails_when_a_checked_fact_changes(tmp_path):
     nbformat.write(notebook, mutated)
 
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval",
-            "--nbval-current-env",
-            "--nbval-sanitize-with",
-            str(ROOT / "tests" / "nbval_sanitize.cfg"),
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            str(mutated),
-        ],
+        nbval_command([mutated]),
         capture_output=True,
         text=True,
         cwd=tmp_path,

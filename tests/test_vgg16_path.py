@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests"))
 from origin_server import origin_path  # noqa: E402
-from update_references import BASE_REFERENCE_DIRS, VGG16  # noqa: E402
+from update_references import BASE_REFERENCE_DIRS, VGG16, nbval_command  # noqa: E402
 from vgg16_standins import ASSETS, vgg16_environment  # noqa: E402
 
 REFERENCES = sorted(BASE_REFERENCE_DIRS[VGG16].glob("*.ipynb"))
@@ -47,21 +47,7 @@ def test_the_chapters_run_end_to_end_on_vgg16(tmp_path, standins_dir):
     with vgg16_environment(tmp_path, standins_dir) as (environment, server):
         try:
             result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    "--nbval",
-                    "--nbval-current-env",
-                    "--nbval-sanitize-with",
-                    str(ROOT / "tests" / "nbval_sanitize.cfg"),
-                    "--nbval-cell-timeout=600",
-                    "--durations=8",
-                    "-p",
-                    "no:cacheprovider",
-                    "-q",
-                    *map(str, REFERENCES),
-                ],
+                nbval_command(REFERENCES, "--nbval-cell-timeout=600", "--durations=8"),
                 capture_output=True,
                 text=True,
                 cwd=tmp_path,

@@ -64,6 +64,15 @@ BASE_REFERENCE_DIRS = {LITE0: REFERENCE_DIR, VGG16: REFERENCE_DIR / VGG16}
 NOT_CHAPTERS = {"book/data"}
 
 
+def nbval_command(notebooks, *options: str) -> list[str]:
+    """The command that runs nbval on ``notebooks`` as ``make test`` does (same sanitizers)."""
+    return [
+        sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+        "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
+        "-p", "no:cacheprovider", "-q", *options, *map(str, notebooks),
+    ]  # fmt: skip
+
+
 def chapter_files() -> list[Path]:
     """The chapters listed in _toc.yml that contain code cells."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
