@@ -22,6 +22,16 @@ Main entry points:
 
 The random transformations that augment the training batches are in
 :mod:`lib.augmentation`.
+
+Why the pipelines switch tf.data's autotuning off: with it on, every
+iterator starts a thread that re-plans the pipeline at doubling intervals
+(10 ms, 20 ms, ... up to a minute). When Keras drops an epoch's iterator,
+its destructor cancels that thread and waits for it to end, but the thread
+sleeps on until its next planned re-run: the process sits idle for up to
+the iterator's own age, about 18 s after a 25 s epoch. These pipelines have
+nothing to tune (one map thread, a prefetch buffer), so they go without it
+and every epoch runs at full speed, computing exactly the same batches.
+``tools/bench_epoch_teardown.py`` measures both.
 """
 
 from __future__ import annotations
@@ -255,6 +265,7 @@ def make_dataset(
     augment=None,
     rescale: float = 1 / 255,
     seed: int = SEED,
+    autotune: bool = False,
 ):
     """A ``tf.data.Dataset`` of ``(image batch, label batch)`` for ``model.fit``.
 
@@ -269,7 +280,8 @@ def make_dataset(
     on two cores they fight the model for the CPU and an epoch takes twice
     as long; see ``tools/bench_input_pipeline.py``.) Labels come out as
     ``float32``, as binary cross-entropy expects. Never pass ``augment`` for
-    validation or test data.
+    validation or test data. ``autotune=True`` turns tf.data's autotuning
+    back on, which only the benchmark does (see the module's docstring).
     """
     import tensorflow as tf
 
@@ -285,4 +297,14 @@ def make_dataset(
         return batch, batch_labels
 
     dataset = dataset.map(prepare, num_parallel_calls=1)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return steady(dataset.prefetch(tf.data.AUTOTUNE), autotune=autotune)
+
+
+def steady(dataset, *, autotune: bool = False):
+    """``dataset`` without tf.data's autotuning thread, whose teardown idles
+    the process at the end of every epoch (see the module's docstring)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = autotune
+    return dataset.with_options(options)

@@ -37,7 +37,7 @@ import numpy as np
 from lib import config
 from lib.data import sha256_of
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: arrays train through lib's pipeline, not Keras's
 # Compile settings that change how fast training runs but not what it computes.
 _NOT_RECIPE = ("jit_compile", "run_eagerly", "steps_per_execution")
 # Batches per call into the compiled training graph. With one, Python and Keras's
@@ -357,6 +357,27 @@ def use_steps_per_execution(model) -> None:
         model.steps_per_execution = STEPS_PER_EXECUTION
 
 
+def _pipeline(x, y, batch_size: int | None, *, shuffle: bool = False, seed: int = config.SEED):
+    """Arrays as the book's own ``tf.data`` pipeline, or a dataset as it is; either way
+    without tf.data's autotuning, whose teardown idles every epoch's end
+    (see :mod:`lib.images`). Keras would build an autotuned pipeline of its own."""
+    from lib import images
+
+    if y is None:  # a tf.data dataset batches and shuffles itself
+        return images.steady(x)
+    batch_size = batch_size or 32  # Keras's default
+    return images.make_dataset(x, y, batch_size, shuffle=shuffle, rescale=1, seed=seed)
+
+
+def _validation_pipeline(validation_data, batch_size: int | None):
+    """``validation_data`` (``None``, ``(x, y)`` arrays or a dataset) as a pipeline."""
+    if validation_data is None:
+        return None
+    if isinstance(validation_data, tuple):
+        return _pipeline(*validation_data, batch_size)
+    return _pipeline(validation_data, None, batch_size)
+
+
 def fit_cached(
     model,
     x,
@@ -428,14 +449,10 @@ def fit_cached(
     logger = epoch_logger(epochs, printer)
     estimator = time_estimator(epochs)
     start = time.perf_counter()
-    arrays = y is not None  # a tf.data dataset batches and shuffles itself
     fitted = model.fit(
-        x,
-        y,
-        batch_size=batch_size if arrays else None,
+        _pipeline(x, y, batch_size, shuffle=True, seed=seed),
         epochs=epochs,
-        validation_data=validation_data,
-        shuffle=arrays,
+        validation_data=_validation_pipeline(validation_data, batch_size),
         verbose=0,
         callbacks=[logger, estimator],
     )
