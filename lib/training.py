@@ -453,6 +453,7 @@ def fit_cached(
         _pipeline(x, y, batch_size, shuffle=True, seed=seed),
         epochs=epochs,
         validation_data=_validation_pipeline(validation_data, batch_size),
+        shuffle=False,  # the pipeline shuffles
         verbose=0,
         callbacks=[logger, estimator],
     )
@@ -531,6 +532,19 @@ def folder_identity(folder) -> dict:
     }
 
 
+def rmsprop(learning_rate: float, *, schedule: str | None = None, steps: int | None = None):
+    """RMSprop, the course's optimizer, at a constant ``learning_rate`` or, with
+    ``schedule="cosine"``, one that decays from it to 0 along a cosine over ``steps``
+    updates: large steps first, to learn fast, then smaller ones, to settle."""
+    import keras
+
+    if schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
+    elif schedule is not None:
+        raise ValueError(f"Unknown schedule {schedule!r}: use None (constant) or 'cosine'.")
+    return keras.optimizers.RMSprop(learning_rate=learning_rate)
+
+
 def cats_dogs_model(kind: str, train):
     """Chapter 4's or 5's convnet, seeded, built and compiled by recipe ``kind``.
 
@@ -540,19 +554,15 @@ def cats_dogs_model(kind: str, train):
     here too (and call :func:`use_steps_per_execution`, as :func:`fit_cached`
     does), so that they time exactly what the chapters train.
     """
-    import keras
 
     from lib import models
 
     settings = cats_dogs_settings(kind)
-    learning_rate = settings["learning_rate"]
-    if settings["schedule"] == "cosine":  # from learning_rate down to 0 along a cosine
-        steps = settings["epochs"] * math.ceil(len(train) / settings["batch_size"])
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
+    steps = settings["epochs"] * math.ceil(len(train) / settings["batch_size"])
     config.seed_everything()
     model = models.cats_dogs_convnet(train.images.shape[1:], dropout=settings["dropout"])
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        optimizer=rmsprop(settings["learning_rate"], schedule=settings["schedule"], steps=steps),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
