@@ -41,8 +41,9 @@ CACHE_FORMAT = 2  # 2: arrays train through lib's pipeline, not Keras's
 # Compile settings that change how fast training runs but not what it computes.
 _NOT_RECIPE = ("jit_compile", "run_eagerly", "steps_per_execution")
 # Batches per call into the compiled training graph. With one, Python and Keras's
-# bookkeeping run between every two batches; on two cores that overhead doubled
-# an MNIST epoch of the convnet. Same batches, same updates, same numbers.
+# bookkeeping run between every two batches: that shows in an epoch of many small
+# batches (MNIST's 938), not in one of a hundred large ones (Dogs vs. Cats);
+# tools/bench_steps_per_execution.py measures both. Same batches, same updates.
 STEPS_PER_EXECUTION = 32
 
 
