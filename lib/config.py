@@ -222,9 +222,9 @@ def _file_descriptor_silenced(fd: int):
 
 # TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512
 # neural-network instructions. On AVX2 CPUs such as the two-core machines this
-# book is tested on, it falls back to Eigen's kernels. Measured there, Eigen
-# trained the Dogs vs. Cats convnet 10-15% slower at best and fell to half speed
-# far more often (tools/bench_onednn.py measures both side by side). Setting the
+# book is tested on, it falls back to Eigen's kernels, which train the Dogs vs.
+# Cats convnet markedly slower there (tools/bench_onednn.py measures both side
+# by side). Setting the
 # variable to 0 before importing ``lib`` keeps TensorFlow's own choice.
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 

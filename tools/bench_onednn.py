@@ -15,10 +15,12 @@ training photos in batches of 20, then validation on 1,000. Nothing else runs
 while an epoch is timed, so both see the same machine.
 
 This is a benchmark, not a test: compare the ratio and the spread, not the
-seconds. On a shared two-core AMD EPYC (AVX2, no AVX-512) both settings have
-slow epochs when the host is busy (up to twice as long); Eigen's fast epochs
-were 10-15% slower than oneDNN's, and its slow ones more frequent. With 5
-rounds it takes 10 to 15 minutes.
+seconds. On a shared two-core AMD EPYC (AVX2, no AVX-512), with the book's
+pipelines (which no longer idle at the end of an epoch, see
+``tools/bench_epoch_teardown.py``), Eigen's epochs took 1.8 times as long as
+oneDNN's in every round (36.0 s against 20.3 s, 3 rounds; the earlier
+"10-15%, and slow epochs for both" was measured with the idle tails mixed
+in). With 5 rounds it takes about 5 minutes.
 """
 
 from __future__ import annotations
