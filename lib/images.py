@@ -87,11 +87,30 @@ def load_image(path, image_size: tuple[int, int] | None = None) -> np.ndarray:
         return np.asarray(image, dtype=np.uint8)
 
 
-def _try_load(path: Path, image_size) -> np.ndarray | None:
+def _try_load(path: Path, image_size) -> np.ndarray | str:
+    """The image, or why it was skipped: ``"too large"`` or ``"unreadable"``."""
     try:
         return load_image(path, image_size)
+    except Image.DecompressionBombError:
+        return "too large"
     except UNREADABLE_ERRORS:
-        return None
+        return "unreadable"
+
+
+def checked_image_size(image_size) -> tuple[int, int]:
+    """``image_size`` as ``(height, width)``, or a ``ValueError`` that says what is wanted."""
+    try:
+        height, width = (int(side) for side in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"image_size must be (height, width), e.g. (150, 150); got {image_size!r}"
+        ) from None
+    if height < 1 or width < 1 or (height, width) != tuple(image_size):
+        raise ValueError(
+            f"image_size must be two whole, positive numbers of pixels, e.g. (150, 150); "
+            f"got {image_size!r}"
+        )
+    return height, width
 
 
 @dataclass
@@ -172,6 +191,13 @@ def load_image_folder(
     raises :class:`UnreadableFolderError`; both name the folder.
     """
     directory = Path(directory)
+    image_size = checked_image_size(image_size)
+    if class_names is not None and len(set(class_names)) != len(class_names):
+        repeated = sorted({name for name in class_names if list(class_names).count(name) > 1})
+        raise ValueError(
+            f"class_names names {', '.join(map(repr, repeated))} more than once: each class "
+            f"needs a folder of its own, e.g. ['cats', 'dogs']; got {list(class_names)}"
+        )
     class_names = _class_folders(directory, class_names)
     paths: list[Path] = []
     labels: list[int] = []
@@ -191,8 +217,10 @@ def load_image_folder(
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         decoded = list(pool.map(lambda path: _try_load(path, image_size), paths))
 
-    keep = [i for i, image in enumerate(decoded) if image is not None]
-    skipped = [paths[i] for i, image in enumerate(decoded) if image is None]
+    keep = [i for i, image in enumerate(decoded) if not isinstance(image, str)]
+    skipped = [paths[i] for i, image in enumerate(decoded) if isinstance(image, str)]
+    reasons = {paths[i]: image for i, image in enumerate(decoded) if isinstance(image, str)}
+    too_large = [path for path, reason in reasons.items() if reason == "too large"]
     kept_labels = np.asarray([labels[i] for i in keep], dtype=np.int32)
     for index, name in enumerate(class_names):
         if not np.any(kept_labels == index):
@@ -200,9 +228,17 @@ def load_image_folder(
                 f"Class folder {name!r} holds no readable image: {directory / name}"
             )
     if skipped and verbose:
-        shown = ", ".join(str(path.relative_to(directory)) for path in skipped[:10])
-        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-        print(f"{directory.name}: skipped {len(skipped)} unreadable files: {shown}{more}")
+        unreadable = [path for path in skipped if path not in too_large]
+        limit = f"over {Image.MAX_IMAGE_PIXELS * 2:,} pixels"
+        for files, noun, why in (
+            (unreadable, "unreadable file", ""),
+            (too_large, "image", f" too large to decode ({limit})"),
+        ):
+            if files:
+                shown = ", ".join(str(path.relative_to(directory)) for path in files[:10])
+                more = f" and {len(files) - 10} more" if len(files) > 10 else ""
+                nouns = noun if len(files) == 1 else noun + "s"
+                print(f"{directory.name}: skipped {len(files)} {nouns}{why}: {shown}{more}")
     height, width = image_size
     images = (
         np.stack([decoded[i] for i in keep])

@@ -144,7 +144,13 @@ class Selector:
         # Draw every static combination once; the live widget reuses these pictures.
         self._pictures: dict[tuple[int, ...], bytes] = {}
         for key in itertools.product(*(choice.static for choice in self.choices)):
-            self._pictures[key] = to_png(self.render(**self._values(key)), dpi)
+            try:
+                self._pictures[key] = to_png(self.render(**self._values(key)), dpi)
+            except Exception as error:
+                settings = self._alt(key).removeprefix("Output for ")
+                raise RuntimeError(
+                    f"Drawing the picture for {settings} failed: {type(error).__name__}: {error}"
+                ) from error
         self.html = self._static_html()
         self._build_widget()
 

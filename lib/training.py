@@ -165,21 +165,37 @@ def load_entry(name: str, key: str) -> dict | None:
     """The sealed record of a complete, intact cache entry, or ``None``.
 
     ``None`` when the JSON is missing or unreadable, was written for another
-    key, or the ``.keras`` file is missing or does not match its checksum.
+    key, or the ``.keras`` file is missing or does not match its checksum
+    (:func:`entry_damage` says which).
     """
+    return _read_entry(name, key)[0]
+
+
+def entry_damage(name: str, key: str) -> str | None:
+    """Why the cache entry ``name`` under ``key`` cannot be trusted, or ``None``
+    when it is intact or was never written."""
+    return _read_entry(name, key)[1]
+
+
+def _read_entry(name: str, key: str) -> tuple[dict | None, str | None]:
     model_path, json_path = entry_paths(name, key)
+    if not model_path.exists() and not json_path.exists():
+        return None, None  # never trained under this recipe
     try:
         record = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("key") != key:
-        return None
-    try:
-        if sha256_of(model_path) != record.get("model_sha256"):
-            return None
     except OSError:
-        return None
-    return record
+        return None, f"{json_path.name} is missing (a save was interrupted)"
+    except ValueError:
+        return None, f"{json_path.name} is not valid JSON"
+    if not isinstance(record, dict) or record.get("key") != key:
+        return None, f"{json_path.name} was written for another recipe"
+    try:
+        checksum = sha256_of(model_path)
+    except OSError:
+        return None, f"{model_path.name} is missing"
+    if checksum != record.get("model_sha256"):
+        return None, f"{model_path.name} does not match the SHA-256 its JSON records"
+    return record, None
 
 
 def _describe_logs(logs: dict) -> str:
@@ -414,7 +430,7 @@ def fit_cached(
     )
     key = cache_key(recipe_dict)
     model_path, _ = entry_paths(name, key)
-    record = load_entry(name, key)
+    record, damage = _read_entry(name, key)
     if record is not None:
         initial_weights = model.get_weights()
         try:
@@ -444,7 +460,8 @@ def fit_cached(
             record.get("epoch_seconds", []),
         )
 
-    print(f"Training {name!r} for {plural(epochs, 'epoch')} (not in the model cache yet)...")
+    why = f"its cache entry is damaged: {damage}" if damage else "not in the model cache yet"
+    print(f"Training {name!r} for {plural(epochs, 'epoch')} ({why})...")
     use_steps_per_execution(model)
     config.seed_everything(seed)
     logger = epoch_logger(epochs, printer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -179,3 +181,32 @@ def test_the_smoke_budget_takes_a_few_photos_of_each_class(folder, tmp_path_fact
     assert smoke.counts() == {"cats": 1, "dogs": 1}
     monkeypatch.setenv("CONVNETS_BUDGET", "ci")
     assert len(images.load_dogs_vs_cats((8, 8), ("train",), verbose=False)["train"]) == 5
+
+
+def test_an_image_too_large_to_decode_is_skipped_as_too_large(folder, capsys, monkeypatch):
+    write_jpeg(folder / "dogs" / "huge.jpg", (10, 10, 10), size=(40, 30))  # 1,200 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # PIL refuses over twice this
+    loaded = images.load_image_folder(folder, image_size=(16, 18))
+    assert "huge.jpg" in [path.name for path in loaded.skipped]
+    message = capsys.readouterr().out
+    assert "skipped 1 image too large to decode (over 1,000 pixels): dogs/huge.jpg" in message
+    assert "skipped 3 unreadable files" in message
+
+
+@pytest.mark.parametrize(
+    ("image_size", "says"),
+    [
+        (64, "image_size must be (height, width), e.g. (150, 150); got 64"),
+        ((0, 0), "two whole, positive numbers of pixels"),
+        ((150, 150, 3), "image_size must be (height, width)"),
+        ((150.5, 150), "two whole, positive numbers of pixels"),
+    ],
+)
+def test_a_wrong_image_size_says_what_is_wanted(folder, image_size, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        images.load_image_folder(folder, image_size=image_size)
+
+
+def test_a_class_named_twice_is_refused(folder):
+    with pytest.raises(ValueError, match="names 'cats' more than once"):
+        images.load_image_folder(folder, image_size=(16, 18), class_names=["cats", "cats"])

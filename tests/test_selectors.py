@@ -127,3 +127,13 @@ def test_live_only_option_uses_its_widget_and_is_left_out_of_the_static_page():
     assert "Cannot draw this" in chosen.message.value
     text.value = "0.3"
     assert chosen.message.value == ""
+
+
+def test_a_picture_that_cannot_be_drawn_names_its_options():
+    def render(kernel, size):
+        if kernel == "blur" and size == 5:
+            raise ValueError("kernel too large for the image")
+        return np.zeros((4, 4))
+
+    with pytest.raises(RuntimeError, match="kernel=blur, size=5 failed: ValueError: kernel too"):
+        selector(render, kernel=["edge", "blur"], size=[3, 5])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -169,14 +171,23 @@ def test_damaged_entries_are_not_trusted(tiny_data):
     model_bytes = model_path.read_bytes()
     model_path.write_bytes(model_bytes[: len(model_bytes) // 2])  # a torn model file
     assert training.load_entry("tiny", result.key) is None
-    assert not fit(tiny_model(), tiny_data).from_cache
+    assert "does not match the SHA-256" in training.entry_damage("tiny", result.key)
+    retrained = io.StringIO()
+    with contextlib.redirect_stdout(retrained):
+        assert not fit(tiny_model(), tiny_data).from_cache
+    assert "its cache entry is damaged" in retrained.getvalue()
+    assert training.entry_damage("tiny", result.key) is None  # sealed again
 
     json_path.write_text('{"key": "')  # a torn seal
     assert training.load_entry("tiny", result.key) is None
+    assert "not valid JSON" in training.entry_damage("tiny", result.key)
     json_path.write_text(json.dumps({"key": "another recipe"}))
     assert training.load_entry("tiny", result.key) is None
+    assert "another recipe" in training.entry_damage("tiny", result.key)
     model_path.unlink()
     assert training.load_entry("tiny", result.key) is None
+    json_path.unlink()
+    assert training.entry_damage("tiny", result.key) is None  # never trained: no damage
 
 
 def test_model_builders_have_the_books_parameter_counts():
