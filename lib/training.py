@@ -440,9 +440,8 @@ def fit_cached(
                 model.optimizer.build(model.trainable_variables)
             model.load_weights(model_path)
         except (OSError, ValueError) as error:
-            printer(f"The cached {model_path.name} could not be loaded ({error}); retraining.")
             model.set_weights(initial_weights)  # start from the freshly built weights
-            record = None
+            record, damage = None, f"Keras could not load {model_path.name} ({error})"
     if record is not None:
         history = record["history"]
         printer(
