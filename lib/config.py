@@ -224,8 +224,8 @@ def _file_descriptor_silenced(fd: int):
 # neural-network instructions. On AVX2 CPUs such as the two-core machines this
 # book is tested on, it falls back to Eigen's kernels, which train the Dogs vs.
 # Cats convnet markedly slower there (tools/bench_onednn.py measures both side
-# by side). Setting the
-# variable to 0 before importing ``lib`` keeps TensorFlow's own choice.
+# by side). Setting the variable to 0 before importing ``lib`` keeps
+# TensorFlow's own choice.
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 
 

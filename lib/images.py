@@ -218,9 +218,8 @@ def load_image_folder(
         decoded = list(pool.map(lambda path: _try_load(path, image_size), paths))
 
     keep = [i for i, image in enumerate(decoded) if not isinstance(image, str)]
-    skipped = [paths[i] for i, image in enumerate(decoded) if isinstance(image, str)]
     reasons = {paths[i]: image for i, image in enumerate(decoded) if isinstance(image, str)}
-    too_large = [path for path, reason in reasons.items() if reason == "too large"]
+    skipped = list(reasons)
     kept_labels = np.asarray([labels[i] for i in keep], dtype=np.int32)
     for index, name in enumerate(class_names):
         if not np.any(kept_labels == index):
@@ -228,12 +227,12 @@ def load_image_folder(
                 f"Class folder {name!r} holds no readable image: {directory / name}"
             )
     if skipped and verbose:
-        unreadable = [path for path in skipped if path not in too_large]
         limit = f"over {Image.MAX_IMAGE_PIXELS * 2:,} pixels"
-        for files, noun, why in (
-            (unreadable, "unreadable file", ""),
-            (too_large, "image", f" too large to decode ({limit})"),
+        for reason, noun, why in (
+            ("unreadable", "unreadable file", ""),
+            ("too large", "image", f" too large to decode ({limit})"),
         ):
+            files = [path for path in skipped if reasons[path] == reason]
             if files:
                 shown = ", ".join(str(path.relative_to(directory)) for path in files[:10])
                 more = f" and {len(files) - 10} more" if len(files) > 10 else ""

@@ -161,7 +161,9 @@ def report(name: str, results: dict) -> None:
     print(f"\n{name}")
     print(
         f"{'':<16}"
-        + "".join(f"{'epoch ' + str(i + 1):>14}" for i in range(EPOCHS))
+        + "".join(
+            f"{'epoch ' + str(i + 1):>14}" for i in range(len(results["autotune on"]["epochs"]))
+        )
         + f"{'after fit':>14}"
     )
     for label, result in results.items():
@@ -185,12 +187,10 @@ EPOCHS = 4
 
 
 def main() -> int:
-    global EPOCHS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--cases", default="mnist,plain,augmented")
     args = parser.parse_args()
-    EPOCHS = args.epochs
     cases = {
         "mnist": ("MNIST convnet (ch. 3), batches of 64, no validation", mnist_case),
         "plain": (
