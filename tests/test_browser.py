@@ -3,8 +3,10 @@
 Headless Chromium (Debian's ``chromium`` package, driven by Playwright: no
 browser is downloaded) opens every page of ``_build/html`` from disk with the
 network cut off, and checks that no page tries to fetch anything from the
-internet, that no script fails, that every image says what it shows, and that
-every static selector shows the picture of the option a reader picks.
+internet, that no script fails, that every image says what it shows, that
+every static selector shows the picture of the option a reader picks, and that
+every exercise's solution stays hidden until asked for while its static check
+answers one wrong and one right entry as the library would.
 
 ``make test`` runs after ``make book``; run that first.
 """
@@ -17,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
+
+import lib  # noqa: F401  (first: it silences TensorFlow's start-up banner)
+from lib.exercises import EXERCISES, Number
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -35,6 +41,9 @@ class Visit:
     images: list[tuple[str, str | None]] = field(default_factory=list)  # (src, alt)
     selectors: int = 0
     selector_problems: list[str] = field(default_factory=list)
+    exercises: int = 0  # static checks tried
+    solutions: int = 0
+    exercise_problems: list[str] = field(default_factory=list)
 
 
 def pages() -> list[Path]:
@@ -73,6 +82,49 @@ def check_selectors(page, visit: Visit) -> None:
                 problem = "the new picture does not load"
             if problem:
                 visit.selector_problems.append(f"{name}={label}: {problem}")
+
+
+def entries(exercise) -> tuple[str, str]:
+    """A wrong and the right entry for a static check, from the library's own answer."""
+    if isinstance(exercise, Number):
+        right = exercise.right_value()
+        return f"{right + 1000.5:g}", f"{right:g}"
+    wrong = next(letter for letter in exercise.choices if letter != exercise.right)
+    return wrong, exercise.right
+
+
+def answer(box, entry: str) -> str:
+    """Type (or pick) ``entry`` in a static check, press Check, return what it says."""
+    if box.get_attribute("data-kind") == "number":
+        box.locator("input").fill(entry)
+    else:
+        box.locator(f'input[value="{entry}"]').check()
+    box.locator("button").click()
+    return box.locator(".convnets-exercise-feedback").inner_text()
+
+
+def check_exercises(page, visit: Visit) -> None:
+    """Solutions start hidden and open on a click; static checks judge as the library does."""
+    for solution in page.locator(".solution.dropdown").all():
+        visit.solutions += 1
+        content = solution.locator("section").first
+        if content.is_visible():
+            visit.exercise_problems.append(f"{solution.get_attribute('id')} is not hidden")
+        solution.locator(".toggle-button").click()  # the title's middle is a link
+        try:
+            content.wait_for(state="visible", timeout=2000)
+        except PlaywrightTimeout:
+            visit.exercise_problems.append(f"{solution.get_attribute('id')} does not open")
+    for box in page.locator(".convnets-exercise[data-kind]").all():
+        visit.exercises += 1
+        exercise_id = box.get_attribute("data-exercise")
+        wrong, right = entries(EXERCISES[exercise_id])
+        said = answer(box, wrong)
+        if not said.startswith("Not yet: ") or right in said:
+            visit.exercise_problems.append(f"{exercise_id}: {wrong} gets {said!r}")
+        said = answer(box, right)
+        if not said.startswith("Right!"):
+            visit.exercise_problems.append(f"{exercise_id}: {right} gets {said!r}")
 
 
 def refuse_the_internet(route) -> None:
@@ -120,6 +172,7 @@ def visits() -> dict[str, Visit]:
                 "img", "images => images.map(i => [i.getAttribute('src'), i.getAttribute('alt')])"
             )
             check_selectors(page, visit)
+            check_exercises(page, visit)
             page.close()
         browser.close()
     return results
@@ -157,3 +210,9 @@ def test_every_image_says_what_it_shows(visits):
 def test_static_selectors_show_the_picked_option(visits):
     assert sum(visit.selectors for visit in visits.values()) > 0, "no selector in the book"
     assert not report(visits, lambda visit: visit.selector_problems)
+
+
+def test_exercises_hide_their_solutions_and_check_on_the_static_page(visits):
+    assert sum(visit.exercises for visit in visits.values()) > 0, "no static check in the book"
+    assert sum(visit.solutions for visit in visits.values()) > 0, "no solution in the book"
+    assert not report(visits, lambda visit: visit.exercise_problems)

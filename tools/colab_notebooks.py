@@ -22,7 +22,9 @@ fork, a local wheel: ``tests/test_launch.py`` installs one offline).
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -47,6 +49,26 @@ if importlib.util.find_spec("lib") is None:
     importlib.invalidate_caches()"""
 
 
+# sphinx-exercise's directives, which Colab would show as raw text: an exercise
+# becomes a bold heading, a solution an HTML <details> block that stays closed.
+EXERCISE = re.compile(
+    r"^:::\{exercise\} *(?P<title>[^\n]*)\n:label: [^\n]*\n\n(?P<body>.*?)\n:::$", re.M | re.S
+)
+SOLUTION = re.compile(
+    r"^::::\{solution\} [^\n]*\n(?::class: [^\n]*\n)?\n(?P<body>.*?)\n::::$", re.M | re.S
+)
+
+
+def colab_markdown(source: str, numbers) -> str:
+    """A markdown cell's text with exercises and solutions in markdown Colab renders."""
+    source = EXERCISE.sub(
+        lambda m: f"**Exercise {next(numbers)}: {m['title']}**\n\n{m['body']}", source
+    )
+    return SOLUTION.sub(
+        lambda m: f"<details><summary>Solution</summary>\n\n{m['body']}\n\n</details>", source
+    )
+
+
 def lib_source() -> str:
     """pip's requirement for ``lib`` from the book's repository: ``git+URL@BRANCH``."""
     repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
@@ -65,6 +87,10 @@ def notebook_text(chapter: Path) -> str:
         number for number, cell in enumerate(notebook.cells) if cell.cell_type == "code"
     )
     notebook.cells.insert(first_code, nbformat.v4.new_code_cell(setup_cell_source()))
+    numbers = itertools.count(1)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = colab_markdown(cell.source, numbers)
     for number, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{number}"
     return jupytext.writes(notebook, fmt="ipynb")
