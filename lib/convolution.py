@@ -5,10 +5,12 @@ lines long and computes exactly what the corresponding Keras layer computes,
 so a chapter can check a hand calculation against the library, and the tests
 can check the library against these functions.
 
-Conventions: images are 2-D arrays ``(height, width)``; a kernel is a small
-2-D array; ``padding`` is ``"valid"`` (no padding), ``"same"`` (Keras's
-padding, which keeps ``ceil(n / stride)`` outputs) or ``"full"`` (``k - 1``
-zeros on every side, so every partial overlap is computed).
+Conventions: images are 2-D arrays ``(height, width)`` and kernels small 2-D
+arrays, except that ``cross_correlate2d`` also takes an image with channels,
+``(height, width, channels)``, with a kernel ``(k, k, channels)``; ``padding``
+is ``"valid"`` (no padding), ``"same"`` (Keras's padding, which keeps
+``ceil(n / stride)`` outputs) or ``"full"`` (``k - 1`` zeros on every side, so
+every partial overlap is computed).
 """
 
 from __future__ import annotations
@@ -84,9 +86,16 @@ def cross_correlate2d(
     """Slide ``kernel`` over ``image``; each output is the sum of an element-wise product.
 
     This is what deep-learning libraries call a convolution (``Conv2D`` with
-    one input channel, one filter and no bias): the kernel is *not* flipped.
+    one filter and no bias): the kernel is *not* flipped. An image with
+    channels, ``(height, width, channels)``, takes a kernel ``(k, k, channels)``:
+    each channel meets its own slice of the kernel, and the maps add up.
     """
     kernel = np.asarray(kernel)
+    if kernel.ndim == 3:  # one 2-D cross-correlation per channel, summed
+        return sum(
+            cross_correlate2d(image[:, :, c], kernel[:, :, c], stride, padding)
+            for c in range(kernel.shape[2])
+        )
     padded = pad2d(image, kernel.shape[0], stride, padding)
     # windows[r, c] is the patch under the kernel when its top-left corner
     # sits on padded[r, c]; the stride keeps every stride-th position.

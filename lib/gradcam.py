@@ -32,6 +32,8 @@ cat, since the log-odds of cat are ``-z``).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 # Layers that keep a convolution's feature maps' shape and act on them pixel by pixel or
@@ -295,24 +297,55 @@ def make_gradcam_heatmap(
     import tensorflow as tf
 
     layer_name = _check_layer(model, layer_name)
-    classes = number_of_classes(model)
     batch = _as_batch(image)
     if class_index is None:
         class_index = predicted_class(model, batch)
-    if isinstance(class_index, bool) or not 0 <= int(class_index) < classes:
-        raise ValueError(
-            f"class_index {class_index!r} is out of range: model {model.name!r} has "
-            f"{classes} classes, 0 to {classes - 1}."
-        )
+    _check_class(model, class_index)
     compute = gradient_function(model, layer_name, use_logits)
     # How much the class score changes with each feature-map pixel ...
     features, gradients = compute(tf.constant(batch), tf.constant(int(class_index)))
     # ... averaged over the pixels: one weight per channel.
     weights = tf.reduce_mean(gradients, axis=(0, 1, 2))
-    # The channels summed with these weights, the negative part cut off.
-    heatmap = tf.nn.relu(tf.tensordot(features[0], weights, axes=1)).numpy()
+    return weighted_heatmap(features[0], weights)
+
+
+def weighted_heatmap(features, weights) -> np.ndarray:
+    """The channels of ``features`` (height, width, channels) summed with ``weights``, the
+    negative part cut off (it speaks against the class), scaled so that the peak is 1."""
+    heatmap = np.maximum(np.tensordot(np.asarray(features), np.asarray(weights), axes=1), 0)
     peak = heatmap.max()
     return (heatmap / peak if peak > 0 else heatmap).astype(np.float32)
+
+
+def _check_class(model, class_index) -> None:
+    classes = number_of_classes(model)
+    if not isinstance(class_index, numbers.Integral):
+        raise ValueError(f"class_index must be a whole number, not {class_index!r}.")
+    if isinstance(class_index, bool) or not 0 <= int(class_index) < classes:
+        raise ValueError(
+            f"class_index {class_index!r} is out of range: model {model.name!r} has "
+            f"{classes} classes, 0 to {classes - 1}."
+        )
+
+
+def contrastive_heatmap(model, image, class_index: int, other_index: int, layer_name=None):
+    """Where the image speaks for ``class_index`` *rather than* ``other_index``.
+
+    A class's heatmap also shows evidence that a similar class shares (an
+    elephant's trunk, for African and Indian elephants alike). Grad-CAM of the
+    *difference* of the two scores keeps what tells them apart; its channel
+    weights are those of the first class minus those of the other.
+    """
+    import tensorflow as tf
+
+    layer_name = _check_layer(model, layer_name)
+    compute = gradient_function(model, layer_name, True)
+    weights = []
+    for index in (class_index, other_index):
+        _check_class(model, index)
+        features, gradients = compute(tf.constant(_as_batch(image)), tf.constant(int(index)))
+        weights.append(tf.reduce_mean(gradients, axis=(0, 1, 2)))
+    return weighted_heatmap(features[0], weights[0] - weights[1])
 
 
 # --- showing it -----------------------------------------------------------------------------
@@ -325,6 +358,15 @@ def resize_heatmap(heatmap, size: tuple[int, int]) -> np.ndarray:
     picture = Image.fromarray(np.asarray(heatmap, dtype=np.float32), mode="F")
     resized = np.asarray(picture.resize((size[1], size[0]), Image.Resampling.BILINEAR))
     return np.clip(resized, 0.0, 1.0)
+
+
+def heat_share(heatmap, region) -> float:
+    """The share of a heatmap's heat inside ``region``, a boolean mask of any size (the
+    heatmap is resized to it): how much of the evidence lies there."""
+    region = np.asarray(region, dtype=bool)
+    resized = resize_heatmap(heatmap, region.shape)
+    total = resized.sum()
+    return float(resized[region].sum() / total) if total > 0 else 0.0
 
 
 def overlay_heatmap(image, heatmap, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
@@ -370,6 +412,7 @@ def gradcam_figure(image, heatmap, *, title: str = "", alpha: float = 0.4):
 
 
 __all__ = [
+    "contrastive_heatmap",
     "feature_map_layer_names",
     "gradcam_figure",
     "last_conv_layer_name",
@@ -377,6 +420,8 @@ __all__ = [
     "number_of_classes",
     "overlay_heatmap",
     "gradient_function",
+    "heat_share",
     "predicted_class",
     "resize_heatmap",
+    "weighted_heatmap",
 ]

@@ -310,12 +310,10 @@ def make_dataset(
     model called with ``training=True``, e.g. :func:`lib.augmentation.pipeline`)
     to whole batches. One batch at a time is prepared, on a background
     thread, and ``prefetch`` keeps the next ones ready while the model trains
-    on the current one. (Augmenting several batches at once would only
-    compete with the model for the same few cores: ``tools/bench_input_pipeline.py``
-    compares an epoch with one that is not augmented at all.) Labels come out as
-    ``float32``, as binary cross-entropy expects. Never pass ``augment`` for
-    validation or test data. ``autotune=True`` turns tf.data's autotuning
-    back on, which only the benchmark does (see the module's docstring).
+    on the current one: preparing more batches in parallel would only take
+    cores from the model. Labels come out as ``float32``, as binary
+    cross-entropy expects. Never pass ``augment`` for validation or test
+    data. ``autotune`` leaves tf.data's autotuning on (see :func:`steady`).
     """
     import tensorflow as tf
 

@@ -502,8 +502,25 @@ def confusion_matrix(actual, predicted, n_classes: int) -> np.ndarray:
 # chapter 5" runs the very same recipe and gets the very same cached model.
 
 
-def cats_dogs_settings(kind: str, budget: str | None = None) -> dict:
-    """The training recipe of chapter 4 (``"from_scratch"``) or 5 (``"augmented"``).
+@dataclass(frozen=True)
+class CatsDogsRecipe:
+    """How chapter 4's or 5's convnet trains: the knobs of a chapter's settings block.
+
+    :func:`train_cats_dogs` trains exactly this, so ``dataclasses.replace(RECIPE,
+    epochs=30)`` in a chapter trains 30 epochs (under another model-cache key).
+    """
+
+    kind: str  # "from_scratch" (chapter 4) or "augmented" (chapter 5)
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    schedule: str | None = None  # None: a constant rate; "cosine": decays to 0 (see rmsprop)
+    dropout: float | None = None  # rate of the Dropout layer before the dense classifier
+    augment: bool = False  # random transformations of the training photos (chapter 5)
+
+
+def cats_dogs_recipe(kind: str, budget: str | None = None) -> CatsDogsRecipe:
+    """The recipe of chapter 4 (``"from_scratch"``) or 5 (``"augmented"``).
 
     ``budget`` (``"ci"``, ``"full"`` or ``"smoke"``; default: the active one)
     picks whose recipe: the chapters compare theirs with ``budget="full"``,
@@ -518,23 +535,22 @@ def cats_dogs_settings(kind: str, budget: str | None = None) -> dict:
     them where the last large step threw them.
     """
     if kind == "from_scratch":
-        return {
-            "epochs": config.by_budget(ci=10, full=30, smoke=1, budget_name=budget),
-            "batch_size": 20,
-            "learning_rate": config.by_budget(ci=3e-4, full=1e-4, budget_name=budget),
-            "schedule": None,
-            "dropout": None,
-            "augment": False,
-        }
+        return CatsDogsRecipe(
+            kind,
+            epochs=config.by_budget(ci=10, full=30, smoke=1, budget_name=budget),
+            batch_size=20,
+            learning_rate=config.by_budget(ci=3e-4, full=1e-4, budget_name=budget),
+        )
     if kind == "augmented":
-        return {
-            "epochs": config.by_budget(ci=15, full=100, smoke=1, budget_name=budget),
-            "batch_size": config.by_budget(ci=10, full=32, budget_name=budget),
-            "learning_rate": config.by_budget(ci=5e-4, full=1e-4, budget_name=budget),
-            "schedule": config.by_budget(ci="cosine", full=None, budget_name=budget),
-            "dropout": 0.5,
-            "augment": True,
-        }
+        return CatsDogsRecipe(
+            kind,
+            epochs=config.by_budget(ci=15, full=100, smoke=1, budget_name=budget),
+            batch_size=config.by_budget(ci=10, full=32, budget_name=budget),
+            learning_rate=config.by_budget(ci=5e-4, full=1e-4, budget_name=budget),
+            schedule=config.by_budget(ci="cosine", full=None, budget_name=budget),
+            dropout=0.5,
+            augment=True,
+        )
     raise ValueError(f"No Dogs vs. Cats recipe called {kind!r}: use 'from_scratch' or 'augmented'.")
 
 
@@ -562,50 +578,44 @@ def rmsprop(learning_rate: float, *, schedule: str | None = None, steps: int | N
     return keras.optimizers.RMSprop(learning_rate=learning_rate)
 
 
-def cats_dogs_model(kind: str, train):
-    """Chapter 4's or 5's convnet, seeded, built and compiled by recipe ``kind``.
+def cats_dogs_model(recipe: CatsDogsRecipe, train):
+    """Chapter 4's or 5's convnet, seeded, built and compiled as ``recipe`` says.
 
-    Returns ``(model, settings)``. ``train`` is the training
-    :class:`lib.images.ImageFolder`: its photo shape sizes the input and its
-    length the cosine schedule. The benchmarks in ``tools/`` build their model
-    here too (and call :func:`use_steps_per_execution`, as :func:`fit_cached`
-    does), so that they time exactly what the chapters train.
+    ``train`` is the training :class:`lib.images.ImageFolder`: its photo shape
+    sizes the input and its length the cosine schedule.
     """
-
     from lib import models
 
-    settings = cats_dogs_settings(kind)
-    steps = settings["epochs"] * math.ceil(len(train) / settings["batch_size"])
+    steps = recipe.epochs * math.ceil(len(train) / recipe.batch_size)
     config.seed_everything()
-    model = models.cats_dogs_convnet(train.images.shape[1:], dropout=settings["dropout"])
+    model = models.cats_dogs_convnet(train.images.shape[1:], dropout=recipe.dropout)
     model.compile(
-        optimizer=rmsprop(settings["learning_rate"], schedule=settings["schedule"], steps=steps),
+        optimizer=rmsprop(recipe.learning_rate, schedule=recipe.schedule, steps=steps),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
-    return model, settings
+    return model
 
 
-def train_cats_dogs(kind: str, train, validation, *, log: bool = True) -> TrainResult:
-    """Build, compile and train (or load) the Dogs vs. Cats convnet of recipe ``kind``.
+def train_cats_dogs(recipe: CatsDogsRecipe, train, validation, *, log: bool = True) -> TrainResult:
+    """Build, compile and train (or load) the Dogs vs. Cats convnet of ``recipe``.
 
     ``train`` and ``validation`` are :class:`lib.images.ImageFolder` objects.
-    Only the training images are shuffled and, for the augmented recipe,
+    Only the training images are shuffled and, for an augmented recipe,
     augmented; the validation images are only rescaled.
     """
     from lib import augmentation
 
-    model, settings = cats_dogs_model(kind, train)
-    batch_size = settings["batch_size"]
-    augment = augmentation.pipeline() if settings["augment"] else None
+    model = cats_dogs_model(recipe, train)
+    augment = augmentation.pipeline() if recipe.augment else None
     return fit_cached(
         model,
-        train.dataset(batch_size, shuffle=True, augment=augment),
-        name=f"cats_dogs_{kind}",
+        train.dataset(recipe.batch_size, shuffle=True, augment=augment),
+        name=f"cats_dogs_{recipe.kind}",
         data={"train": folder_identity(train), "validation": folder_identity(validation)},
-        epochs=settings["epochs"],
-        batch_size=batch_size,
-        validation_data=validation.dataset(batch_size),
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        validation_data=validation.dataset(recipe.batch_size),
         extra={"augmentation": augment.get_config() if augment is not None else None},
         log=log,
     )

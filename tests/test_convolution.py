@@ -67,6 +67,25 @@ def test_stride_keeps_every_other_position():
     )
 
 
+@pytest.mark.parametrize(("stride", "padding"), [(1, "valid"), (1, "same"), (2, "same")])
+def test_cross_correlate2d_with_channels_matches_keras_conv2d(stride, padding):
+    """An (H, W, C) image and a (k, k, C) kernel: Conv2D with C input channels, one filter."""
+    rng = np.random.default_rng(6)
+    image, kernel = rng.normal(size=(7, 8, 3)), rng.normal(size=(3, 3, 3))
+    layer = keras.layers.Conv2D(1, (3, 3), strides=stride, padding=padding, name="conv_rgb")
+    layer.build((1, *image.shape))
+    layer.set_weights([kernel[:, :, :, None].astype("float32"), np.zeros(1, "float32")])
+    theirs = keras.ops.convert_to_numpy(layer(image[None].astype("float32")))[0, :, :, 0]
+    ours = convolution.cross_correlate2d(image, kernel, stride, padding)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    # the same as adding up one 2-D cross-correlation per channel
+    per_channel = [
+        convolution.cross_correlate2d(image[:, :, c], kernel[:, :, c], stride, padding)
+        for c in range(3)
+    ]
+    np.testing.assert_allclose(ours, np.sum(per_channel, axis=0))
+
+
 def test_convolve2d_is_cross_correlation_with_the_flipped_kernel():
     rng = np.random.default_rng(4)
     image, kernel = rng.normal(size=(8, 8)), rng.normal(size=(3, 3))

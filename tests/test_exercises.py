@@ -173,10 +173,10 @@ def test_a_wrong_answer_gets_a_hint_not_the_answer(exercise_id):
 
 
 def test_number_hints_name_the_mistake():
-    exercise = EXERCISES["convolution.rgb_params"]
-    (without_bias, hint), _ = exercise.known_mistakes()
-    assert check("convolution.rgb_params", without_bias).message == f"Not yet: {hint}"
-    assert check("convolution.rgb_params", "lots").message.startswith("Not yet: the answer")
+    exercise = EXERCISES["convolution.deeper_params"]
+    (without_bias, hint), *_ = exercise.known_mistakes()
+    assert check("convolution.deeper_params", without_bias).message == f"Not yet: {hint}"
+    assert check("convolution.deeper_params", "lots").message.startswith("Not yet: the answer")
 
 
 def test_code_that_raises_or_forgets_return_gets_a_sentence():

@@ -181,6 +181,38 @@ def test_class_index_out_of_range_is_refused(class_index):
         gradcam.make_gradcam_heatmap(sequential_detector(), square_image(), class_index)
 
 
+@pytest.mark.parametrize("class_index", [2.7, "1", None])
+def test_class_index_must_be_a_whole_number(class_index):
+    model = sequential_detector()
+    with pytest.raises(ValueError, match="whole number"):
+        gradcam.contrastive_heatmap(model, square_image(), 1, class_index)
+
+
+def test_weighted_heatmap_keeps_the_positive_part_and_peaks_at_one():
+    features = np.stack([np.eye(3), np.ones((3, 3))], axis=-1)  # a diagonal, a constant
+    heatmap = gradcam.weighted_heatmap(features, np.array([2.0, -1.0]))
+    assert heatmap.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]  # 2*1 - 1 on the diagonal
+    assert not gradcam.weighted_heatmap(features, np.array([0.0, -1.0])).any()
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_contrastive_heatmap_keeps_what_tells_two_classes_apart(kind):
+    model = BUILDERS[kind]()
+    square_over_dark = gradcam.contrastive_heatmap(model, square_image(), 1, 0)
+    assert inside_square(*peak(square_over_dark))
+    assert not gradcam.contrastive_heatmap(model, square_image(), 1, 1).any()
+
+
+def test_heat_share_measures_the_evidence_inside_a_region():
+    heatmap = np.zeros((4, 4), np.float32)
+    heatmap[:2, :2] = 1.0
+    left = np.zeros((8, 8), bool)
+    left[:, :4] = True
+    assert gradcam.heat_share(heatmap, left) == pytest.approx(1.0, abs=0.1)
+    assert gradcam.heat_share(heatmap, ~left) == pytest.approx(0.0, abs=0.1)
+    assert gradcam.heat_share(np.zeros((4, 4)), left) == 0.0
+
+
 def test_one_image_only():
     batch = np.stack([square_image()] * 2)
     with pytest.raises(ValueError, match="one image"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -206,31 +207,27 @@ def test_confusion_matrix_counts_pairs():
 
 def test_full_budget_runs_the_course_recipes(monkeypatch):
     monkeypatch.setenv("CONVNETS_BUDGET", "full")
-    scratch = training.cats_dogs_settings("from_scratch")
-    augmented = training.cats_dogs_settings("augmented")
-    assert (scratch["epochs"], scratch["batch_size"], scratch["learning_rate"]) == (30, 20, 1e-4)
-    assert not scratch["augment"] and scratch["dropout"] is None
-    assert (augmented["epochs"], augmented["batch_size"], augmented["learning_rate"]) == (
-        100,
-        32,
-        1e-4,
-    )
-    assert augmented["augment"] and augmented["dropout"] == 0.5
-    assert scratch["schedule"] is None and augmented["schedule"] is None  # constant rates
+    scratch = training.cats_dogs_recipe("from_scratch")
+    augmented = training.cats_dogs_recipe("augmented")
+    assert (scratch.epochs, scratch.batch_size, scratch.learning_rate) == (30, 20, 1e-4)
+    assert not scratch.augment and scratch.dropout is None
+    assert (augmented.epochs, augmented.batch_size, augmented.learning_rate) == (100, 32, 1e-4)
+    assert augmented.augment and augmented.dropout == 0.5
+    assert scratch.schedule is None and augmented.schedule is None  # constant rates
     with pytest.raises(ValueError, match="no_such_recipe"):
-        training.cats_dogs_settings("no_such_recipe")
+        training.cats_dogs_recipe("no_such_recipe")
 
 
 def test_a_chapter_can_ask_for_the_course_recipe_under_the_ci_budget(monkeypatch):
     for kind in ("from_scratch", "augmented"):
         monkeypatch.setenv("CONVNETS_BUDGET", "full")
-        course = training.cats_dogs_settings(kind)
+        course = training.cats_dogs_recipe(kind)
         monkeypatch.setenv("CONVNETS_BUDGET", "ci")
-        assert training.cats_dogs_settings(kind, budget="full") == course
-        assert training.cats_dogs_settings(kind, budget="ci") == training.cats_dogs_settings(kind)
-        assert training.cats_dogs_settings(kind) != course
+        assert training.cats_dogs_recipe(kind, budget="full") == course
+        assert training.cats_dogs_recipe(kind, budget="ci") == training.cats_dogs_recipe(kind)
+        assert training.cats_dogs_recipe(kind) != course
     with pytest.raises(ValueError, match="'fast' is not a budget"):
-        training.cats_dogs_settings("augmented", budget="fast")
+        training.cats_dogs_recipe("augmented", budget="fast")
 
 
 class FakeFolder(SimpleNamespace):
@@ -242,18 +239,21 @@ class FakeFolder(SimpleNamespace):
 
 def test_cats_dogs_model_compiles_each_recipe():
     folder = FakeFolder(images=np.zeros((2000, 150, 150, 3), dtype=np.uint8))
-    scratch, settings = training.cats_dogs_model("from_scratch", folder)
-    assert settings == training.cats_dogs_settings("from_scratch")
+    recipe = training.cats_dogs_recipe("from_scratch")
+    scratch = training.cats_dogs_model(recipe, folder)
     assert scratch.count_params() == 3_453_121
-    assert float(scratch.optimizer.learning_rate) == pytest.approx(settings["learning_rate"])
+    assert float(scratch.optimizer.learning_rate) == pytest.approx(recipe.learning_rate)
     assert scratch.steps_per_execution == 1  # Keras's default, until training asks for more
     training.use_steps_per_execution(scratch)
     assert scratch.steps_per_execution == training.STEPS_PER_EXECUTION
-    augmented, settings = training.cats_dogs_model("augmented", folder)
+    recipe = training.cats_dogs_recipe("augmented")
+    augmented = training.cats_dogs_model(recipe, folder)
     assert augmented.get_layer("dropout").rate == 0.5
     schedule = augmented.optimizer._learning_rate  # the CosineDecay, not its current value
-    steps_per_epoch = 2000 // settings["batch_size"]
-    assert schedule.decay_steps == settings["epochs"] * steps_per_epoch
+    steps_per_epoch = 2000 // recipe.batch_size
+    assert schedule.decay_steps == recipe.epochs * steps_per_epoch
+    longer = training.cats_dogs_model(dataclasses.replace(recipe, epochs=30), folder)
+    assert longer.optimizer._learning_rate.decay_steps == 30 * steps_per_epoch  # the knob turns
 
 
 def test_use_steps_per_execution_keeps_a_models_own_value():
@@ -349,8 +349,9 @@ def test_the_ci_budget_keys_the_cache_alike_asked_or_resolved(monkeypatch):
 
 def test_smoke_budget_trains_the_ci_recipes_for_one_epoch():
     for kind in ("from_scratch", "augmented"):
-        smoke = training.cats_dogs_settings(kind, budget="smoke")
-        assert smoke == dict(training.cats_dogs_settings(kind, budget="ci"), epochs=1)
+        smoke = training.cats_dogs_recipe(kind, budget="smoke")
+        ci = training.cats_dogs_recipe(kind, budget="ci")
+        assert smoke == dataclasses.replace(ci, epochs=1)
 
 
 # --- how long training should take ------------------------------------------------------

@@ -129,10 +129,11 @@ def cats_dogs_case(kind: str):
     train, validation = splits["train"], splits["validation"]
 
     def build(autotune: bool):
-        model, settings = training.cats_dogs_model(kind, train)
+        recipe = training.cats_dogs_recipe(kind)
+        model = training.cats_dogs_model(recipe, train)
         training.use_steps_per_execution(model)
-        augment = augmentation.pipeline() if settings["augment"] else None
-        batch_size = settings["batch_size"]
+        augment = augmentation.pipeline() if recipe.augment else None
+        batch_size = recipe.batch_size
         return (
             model,
             train.dataset(batch_size, shuffle=True, augment=augment, autotune=autotune),

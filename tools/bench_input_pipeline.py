@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=training.cats_dogs_settings("augmented")["batch_size"],
+        default=training.cats_dogs_recipe("augmented").batch_size,
         help="photos per batch (default: chapter 5's recipe under the active budget)",
     )
     args = parser.parse_args(argv)
@@ -166,7 +166,8 @@ def main(argv=None) -> int:
     }
     epochs = {}
     for name, feed in feeds.items():
-        model, _ = training.cats_dogs_model("augmented", folder)  # as chapter 5 trains it
+        # as chapter 5 trains it
+        model = training.cats_dogs_model(training.cats_dogs_recipe("augmented"), folder)
         training.use_steps_per_execution(model)
         # warm-up: traces the training step
         model.fit(feed, epochs=1, steps_per_epoch=2, verbose=0)

@@ -47,10 +47,11 @@ def worker() -> int:
 
     splits = images.load_dogs_vs_cats((150, 150), splits=("train", "validation"), verbose=False)
     train, validation = splits["train"], splits["validation"]
-    model, settings = training.cats_dogs_model("from_scratch", train)
+    recipe = training.cats_dogs_recipe("from_scratch")
+    model = training.cats_dogs_model(recipe, train)
     training.use_steps_per_execution(model)
-    train_data = train.dataset(settings["batch_size"], shuffle=True)
-    validation_data = validation.dataset(settings["batch_size"])
+    train_data = train.dataset(recipe.batch_size, shuffle=True)
+    validation_data = validation.dataset(recipe.batch_size)
     # The dataset shuffles itself; shuffle=False only silences Keras's reminder of that.
     model.fit(train_data, epochs=1, steps_per_epoch=2, shuffle=False, verbose=0)  # traces
     model.evaluate(validation_data, steps=2, verbose=0)

@@ -53,9 +53,10 @@ def mnist_epoch(steps_per_execution: int):
 
 def cats_dogs_epoch(steps_per_execution: int, train):
     """A function training one epoch of chapter 4's convnet, traced beforehand."""
-    model, settings = training.cats_dogs_model("from_scratch", train)
+    recipe = training.cats_dogs_recipe("from_scratch")
+    model = training.cats_dogs_model(recipe, train)
     model.steps_per_execution = steps_per_execution
-    pipeline = train.dataset(settings["batch_size"], shuffle=True)
+    pipeline = train.dataset(recipe.batch_size, shuffle=True)
     model.fit(pipeline.take(2 * steps_per_execution), verbose=0, shuffle=False)  # trace
     return lambda: model.fit(pipeline, verbose=0, shuffle=False)
 

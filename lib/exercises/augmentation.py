@@ -144,27 +144,27 @@ register(
 
 register(
     Choice(
-        id="augmentation.digits",
-        hint="which transformation can turn one digit into a shape that is not that digit?",
+        id="augmentation.road_signs",
+        hint="which transformation turns one sign into a sign that means something else?",
         choices={
             "a": (
                 "Rotations of up to 10 degrees",
-                "a slightly tilted digit is still the same digit: people write at a slant. "
-                "(Rotations of 180 degrees would be another matter: they turn a 6 into a 9.)",
+                "a sign seen slightly tilted still means the same: cameras and posts lean.",
             ),
             "b": (
                 "Shifts of up to 10% of the width and height",
-                "a digit moved a little within its box is still the same digit; shifts only "
+                "a sign a little off-centre in the photo is still the same sign; shifts only "
                 "teach the model not to rely on where it sits.",
             ),
             "c": (
                 "Horizontal flips",
-                "A mirrored 2, 3, 4, 7 or 9 is no longer a digit anyone writes, yet it would "
-                "keep its label. A cat in a mirror is still a cat; a digit is not.",
+                "A mirrored 'turn left' arrow points right, and it would keep its label "
+                "'turn left': the flip changes what the sign means. A cat in a mirror is "
+                "still a cat; an arrow is not the same arrow.",
             ),
             "d": (
                 "Zooms of up to 10%",
-                "a digit written a little larger or smaller is still the same digit.",
+                "a sign seen from a little nearer or farther is still the same sign.",
             ),
         },
         right="c",

@@ -26,16 +26,21 @@ register(
 
 register(
     Number(
-        id="convolution.rgb_params",
-        hint="each filter is a 3 x 3 window through every input channel, plus one bias.",
-        solve=lambda: convolution.conv2d_params(3, 3, 32),
+        id="convolution.deeper_params",
+        hint="each filter is a 3 x 3 window through every one of its input's channels, plus "
+        "one bias.",
+        solve=lambda: convolution.conv2d_params(3, 32, 64),
         mistakes={
-            lambda: convolution.conv2d_params(3, 3, 32) - 32: (
-                "close: each of the 32 filters also has a bias."
+            lambda: convolution.conv2d_params(3, 32, 64) - 64: (
+                "close: each of the 64 filters also has a bias."
             ),
-            lambda: convolution.conv2d_params(3, 1, 32): (
-                "that counts one input channel; a colour photo has three, and each filter "
-                "covers all of them."
+            lambda: convolution.conv2d_params(3, 1, 64): (
+                "that counts one input channel; the layer below gives 32 feature maps, and "
+                "each filter covers all of them."
+            ),
+            lambda: convolution.conv2d_params(3, 3, 64): (
+                "that counts the three colour channels of a photo; this layer's input is the "
+                "32 feature maps of the layer below."
             ),
         },
     )
