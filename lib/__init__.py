@@ -1,8 +1,17 @@
 """Helpers for *Convnets, an executable textbook*.
 
 One module per concern: ``config`` (budget switch, seeds, folders), ``data``
-(every external asset, verified), and the modules the chapters import for
-convolution arithmetic, plots and interactive selectors.
+(every external asset, verified) and ``downloads`` (the one downloader);
+the modules the chapters import for convolution arithmetic
+(``convolution``), plots (``plots``), interactive selectors (``selectors``),
+images and their pipelines (``images``, ``augmentation``), models and cached
+training (``models``, ``training``), showing a helper's code (``show``),
+visualizing (``visualize``, ``gradcam``) and exercises (``exercises``); and
+the pretrained base: ``pretrained`` (the choice of network, VGG16 and the
+base object the chapters use), ``lite0`` (EfficientNet-Lite0 and its
+weights), ``torch_weights`` (a safe reader of PyTorch ``.pth`` files),
+``imagenet`` (the ImageNet class names) and ``features`` (the feature
+cache).
 
 Importing the package first silences TensorFlow's start-up chatter, which
 its C++ runtime writes straight to file descriptor 2 (so Python's own

@@ -7,7 +7,7 @@ import functools
 import keras
 import numpy as np
 
-from lib import pretrained
+from lib import lite0, pretrained
 from lib.exercises.core import Choice, Code, Number, register
 
 PHOTO_SIDE = 200  # the chapter's photos, 200 x 200
@@ -178,7 +178,15 @@ _UNFREEZE_CASES = [
 def _expected_unfrozen(blocks, prefix, frozen) -> tuple[set[str], int]:
     """The layers the library's unfreeze_last_block makes trainable, and their parameter count."""
     model = _tiny_base(blocks, frozen)
-    base = pretrained.PretrainedBase("tiny", model, False, (prefix,), "random weights")
+    base = pretrained.PretrainedBase(
+        "tiny",
+        model,
+        False,
+        (prefix,),
+        "random weights",
+        preprocess=lite0.lite0_preprocess,  # unused here; a base always carries its own
+        preprocessing_layer=lite0.lite0_preprocessing_layer,
+    )
     names = set(base.unfreeze_last_block())
     return names, sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
 

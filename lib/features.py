@@ -1,0 +1,174 @@
+"""The feature cache: what a frozen base computes for a set of photos, computed once.
+
+One concern: feature extraction runs a large network over thousands of photos
+and then trains a small head on its output many times. That output depends
+only on the network, its weights and the photos, so :func:`extract_features`
+keeps it on disk under :func:`features_key`, a digest of exactly those, and a
+later run (a chapter executed again, a reader's second session) loads it
+instead of running the network again. Files are NumPy ``.npz`` archives,
+written atomically and read back without pickle.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lib.config import cache_dir
+
+if TYPE_CHECKING:  # lib.pretrained imports this module: the base is only a type here
+    from lib.pretrained import PretrainedBase
+
+FEATURES_FORMAT = 1
+
+
+POOLINGS = (None, "avg")
+
+
+def features_key(base: PretrainedBase, images, pooling: str | None = None, model=None) -> str:
+    """The SHA-256 naming the features of ``images`` through ``model`` (default
+    ``base.model``) in the feature cache.
+
+    It covers everything the features depend on: the network (its name,
+    architecture and input shape), its current weights (a base fine-tuned
+    since gets another key), the pooling, the Keras version and the images' bytes.
+    """
+    import hashlib
+    import json
+
+    import keras
+
+    from lib.training import data_fingerprint
+
+    model = base.model if model is None else model
+    identity = {
+        "format": FEATURES_FORMAT,
+        "keras": ".".join(keras.__version__.split(".")[:2]),
+        "base": base.name,
+        "input_shape": list(base.input_shape),
+        "pooling": pooling,
+        "architecture": hashlib.sha256(
+            json.dumps(model.get_config(), sort_keys=True, default=str).encode()
+        ).hexdigest(),
+        "weights": data_fingerprint(*model.get_weights()),
+        "images": data_fingerprint(np.asarray(images)),
+    }
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _features_file(base: PretrainedBase, key: str) -> Path:
+    slug = base.name.lower().replace("-", "_")
+    return cache_dir() / "features" / f"{slug}-{key[:20]}.npz"
+
+
+@dataclass
+class ExtractedFeatures:
+    """What :func:`extract_features` returns: the base's output for each image, and its story.
+
+    ``array`` has shape ``(n,) + base.output_shape``; ``seconds`` is how long
+    the base took over the images when they were extracted (also when they
+    now come from the cache); ``key`` is their :func:`features_key`.
+    """
+
+    array: np.ndarray
+    key: str
+    seconds: float
+    from_cache: bool
+    path: Path
+
+
+def _load_features(path: Path, key: str, count: int) -> tuple[np.ndarray, float] | None:
+    """The features stored at ``path`` and their extraction time, or ``None`` if the file
+    is missing, damaged or holds the features of something else."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["key"]) != key:
+                return None
+            features, seconds = stored["features"], float(stored["seconds"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    return (features, seconds) if len(features) == count else None
+
+
+def _save_features(path: Path, key: str, features: np.ndarray, seconds: float) -> None:
+    """Write ``features`` (with their key and extraction time) as a ``.npz`` file,
+    atomically: to a temporary file in the same folder, then renamed over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, key=np.array(key), seconds=np.array(seconds), features=features)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def extract_features(
+    base: PretrainedBase,
+    images,
+    *,
+    pooling: str | None = None,
+    model=None,
+    batch_size: int = 50,
+    verbose: bool = True,
+) -> ExtractedFeatures:
+    """Run ``base`` once over ``images`` (RGB values 0-255) and keep its output, cached.
+
+    ``model`` is the network to run on the preprocessed photos: ``base.model``
+    (the default) or a part of it, such as the ``below`` model of
+    :meth:`PretrainedBase.split_at_last_block`.
+
+    ``pooling`` is what ``keras.applications`` calls it: ``None`` keeps the
+    feature maps, shape ``(n,) + base.output_shape``; ``"avg"`` averages each
+    map over its positions (global average pooling), shape ``(n, channels)``.
+    The features (``float32``) are kept
+    in ``cache_dir() / "features"`` as a NumPy ``.npz`` file named after
+    :func:`features_key`, written atomically and read back without pickle; a
+    later call with the same base, weights and images loads them instead of
+    running the network again. ``verbose`` prints which of the two happened.
+    """
+    import time
+
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be None or 'avg', not {pooling!r}")
+    model = base.model if model is None else model
+    images = np.asarray(images)
+    key = features_key(base, images, pooling, model)
+    path = _features_file(base, key)
+    where = f"features/{path.name}"
+    stored = _load_features(path, key, len(images))
+    if stored is not None:
+        features, seconds = stored
+        if verbose:
+            print(
+                f"Loaded the features of {len(images):,} images from the cache "
+                f"(extracted in {seconds:.0f} s): {where}"
+            )
+        return ExtractedFeatures(features, key, seconds, True, path)
+    start = time.perf_counter()
+    chunk = 10 * batch_size  # preprocess (to float32) a few batches at a time, not all at once
+    parts = []
+    for i in range(0, len(images), chunk):
+        maps = model.predict(
+            base.preprocess(images[i : i + chunk]), batch_size=batch_size, verbose=0
+        )
+        parts.append(maps.mean(axis=(1, 2)) if pooling == "avg" else maps)
+    features = np.concatenate(parts).astype(np.float32, copy=False)
+    seconds = time.perf_counter() - start
+    _save_features(path, key, features, seconds)
+    if verbose:
+        network = base.name if model is base.model else model.name
+        print(f"Ran {network} over {len(images):,} images in {seconds:.0f} s; saved: {where}")
+    return ExtractedFeatures(features, key, seconds, False, path)
+
+
+__all__ = ["ExtractedFeatures", "extract_features", "features_key"]
