@@ -27,6 +27,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 EXERCISES: dict[str, Exercise] = {}
 
 
@@ -205,6 +207,14 @@ def _guard_blank(function: Callable) -> Callable:
         return result
 
     return guarded
+
+
+def seeded_weights(model, seed: int):
+    """``model`` with weights drawn from a seeded generator: hidden cases stay the same
+    from run to run, and Keras's own random state is left alone."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
 
 
 def check(exercise_id: str, answer) -> Feedback:

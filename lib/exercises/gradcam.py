@@ -7,7 +7,7 @@ from functools import cache
 import numpy as np
 
 from lib import gradcam, models
-from lib.exercises.core import Choice, Code, Number, register
+from lib.exercises.core import Choice, Code, Number, register, seeded_weights
 
 SIZE = 224  # the photo side the heatmap question asks about
 
@@ -75,11 +75,8 @@ def _hidden_models(seed: int = 5):
         ],
         name="hidden_sigmoid",
     )
-    rng = np.random.default_rng(seed)
-    for model in (softmax, sigmoid):
-        model.set_weights(
-            [rng.normal(size=w.shape).astype(np.float32) for w in model.get_weights()]
-        )
+    seeded_weights(softmax, seed)
+    seeded_weights(sigmoid, seed + 1)
     kernel, bias = sigmoid.get_layer("predictions").get_weights()
     sigmoid.get_layer("predictions").set_weights([np.abs(kernel), bias])
     return softmax, sigmoid

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lib import convolution, models, visualize
-from lib.exercises.core import Choice, Code, Number, register
+from lib.exercises.core import Choice, Code, Number, register, seeded_weights
 
 
 def _stack(upto: str) -> list[tuple[int, int]]:
@@ -70,9 +70,7 @@ def _tiny_sequential(seed: int = 7):
         ],
         name="hidden_convnet",
     )
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in model.get_weights()])
-    return model
+    return seeded_weights(model, seed)
 
 
 def _layer_mistake(got, outputs: dict, names: list[str], asked: str) -> str | None:
