@@ -260,19 +260,36 @@ def number_of_classes(model) -> int:
 # --- Grad-CAM -----------------------------------------------------------------------------
 
 
-def _as_batch(image) -> np.ndarray:
+def _as_batch(model, image) -> np.ndarray:
+    """One image as a batch of one, refused with a sentence if the model cannot take it."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim == 3:
         image = image[np.newaxis]
     if image.ndim != 4 or image.shape[0] != 1:
         raise ValueError(f"Grad-CAM takes one image (height, width, channels), got {image.shape}.")
+    expected = model.input_shape
+    if isinstance(expected, tuple) and len(expected) == 4:
+        if any(
+            want not in (None, got) for want, got in zip(expected[1:], image.shape[1:], strict=True)
+        ):
+            shape = " x ".join("any" if side is None else str(side) for side in expected[1:])
+            raise ValueError(
+                f"image is {' x '.join(map(str, image.shape[1:]))} but {model.name!r} takes "
+                f"{shape} images: resize it first (images.load_image(path, image_size=...))."
+            )
+    bad = int(np.size(image) - np.count_nonzero(np.isfinite(image)))
+    if bad:
+        raise ValueError(
+            f"image holds {bad} NaN or infinite values; Grad-CAM needs the finite pixel "
+            "values the model was trained on (check the preprocessing)."
+        )
     return image
 
 
 def predicted_class(model, image) -> int:
     """The class the model picks for one (preprocessed) image: the largest score, or for a
     single sigmoid unit 1 when its probability is above 0.5."""
-    output = np.asarray(model(_as_batch(image), training=False))[0]
+    output = np.asarray(model(_as_batch(model, image), training=False))[0]
     return int(output[0] > 0.5) if output.shape[-1] == 1 else int(np.argmax(output))
 
 
@@ -297,7 +314,7 @@ def make_gradcam_heatmap(
     import tensorflow as tf
 
     layer_name = _check_layer(model, layer_name)
-    batch = _as_batch(image)
+    batch = _as_batch(model, image)
     if class_index is None:
         class_index = predicted_class(model, batch)
     _check_class(model, class_index)
@@ -339,11 +356,12 @@ def contrastive_heatmap(model, image, class_index: int, other_index: int, layer_
     import tensorflow as tf
 
     layer_name = _check_layer(model, layer_name)
+    batch = tf.constant(_as_batch(model, image))
     compute = gradient_function(model, layer_name, True)
     weights = []
     for index in (class_index, other_index):
         _check_class(model, index)
-        features, gradients = compute(tf.constant(_as_batch(image)), tf.constant(int(index)))
+        features, gradients = compute(batch, tf.constant(int(index)))
         weights.append(tf.reduce_mean(gradients, axis=(0, 1, 2)))
     return weighted_heatmap(features[0], weights[0] - weights[1])
 

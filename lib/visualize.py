@@ -209,11 +209,9 @@ def filter_patterns(
     preprocessing; none by default), and end through
     :func:`deprocess_pattern`, with ``crop`` pixels cut from each side.
     """
-    filters = np.asarray(filters, dtype=np.int64)
     extractor = feature_extractor(model, layer_name)  # built once for the whole grid
-    channels = int(extractor.output_shape[-1])
-    if filters.min() < 0 or filters.max() >= channels:
-        raise ValueError(f"{layer_name!r} has {channels} filters, 0 to {channels - 1}.")
+    filters = _checked_filters(extractor, layer_name, filters)
+    _check_sizes(extractor, size=size, border=border, crop=crop)
     start = grey_noise(len(filters), size, seed)
     images = ascend(
         extractor,
@@ -224,6 +222,42 @@ def filter_patterns(
         border=border,
     )
     return np.stack([deprocess_pattern(image, crop) for image in images])
+
+
+def _checked_filters(extractor, layer_name: str, filters) -> np.ndarray:
+    """``filters`` as an array of valid filter numbers of a layer with feature maps."""
+    shape = extractor.output_shape
+    if len(shape) != 4:
+        names = ", ".join(conv_and_pool_layer_names(extractor))
+        raise ValueError(
+            f"layer_name {layer_name!r} outputs {shape[1:]}, not feature maps; "
+            f"pick a convolution or pooling layer: {names}."
+        )
+    channels = int(shape[-1])
+    allowed = f"{layer_name!r} has {channels} filters, numbered 0 to {channels - 1}"
+    values = np.asarray(filters)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(
+            f"filters is a non-empty list of filter numbers, e.g. [0, 1, 2]; {allowed}."
+        )
+    if values.dtype.kind not in "iu" or values.min() < 0 or values.max() >= channels:
+        raise ValueError(f"filters holds {values.tolist()}, but {allowed}.")
+    return values.astype(np.int64)
+
+
+def _check_sizes(extractor, *, size: int, border: int, crop: int) -> None:
+    """Refuse a starting image too small for ``crop``, or feature maps too small for ``border``."""
+    takes = extractor.input_shape[1:3]
+    if any(side not in (None, size) for side in takes):
+        raise ValueError(f"size={size}, but the model takes {takes[0]} x {takes[1]} images.")
+    if not 0 <= 2 * crop < size:
+        raise ValueError(f"crop={crop} cuts more than a size-{size} image: keep 2 * crop < size.")
+    side = extractor.compute_output_shape((1, size, size, 3))[1]
+    if side is not None and not 0 <= 2 * border < side:
+        raise ValueError(
+            f"border={border} leaves nothing of the {side} x {side} feature maps that a "
+            f"size-{size} image gives: use a smaller border or a larger size."
+        )
 
 
 def ascend(extractor, images, filters, *, steps: int, step_size: float, border: int):
@@ -269,6 +303,10 @@ def filter_pattern_one_at_a_time(
     import tensorflow as tf
 
     extractor = feature_extractor(model, layer_name)
+    if np.ndim(filter_index) != 0:
+        raise ValueError(f"filter_index is one filter's number, not {filter_index!r}.")
+    (filter_index,) = _checked_filters(extractor, layer_name, [filter_index])
+    _check_sizes(extractor, size=size, border=border, crop=crop)
     start = grey_noise(1, size, seed)
     image = tf.convert_to_tensor(preprocess(start) if preprocess is not None else start)
     for _ in range(steps):

@@ -88,7 +88,8 @@ def entries(exercise) -> tuple[str, str]:
     """A wrong and the right entry for a static check, from the library's own answer."""
     if isinstance(exercise, Number):
         right = exercise.right_value()
-        return f"{right + 1000.5:.15g}", f"{right:.15g}"  # every digit: 5.30893e+06 is not an answer
+        # every digit: 5.30893e+06 is not 5,308,929
+        return f"{right + 1000.5:.15g}", f"{right:.15g}"
     wrong = next(letter for letter in exercise.choices if letter != exercise.right)
     return wrong, exercise.right
 

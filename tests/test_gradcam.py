@@ -251,3 +251,18 @@ def test_overlay_blends_jet_colours():
     assert overlay[0, 0, 0] > overlay[0, 0, 2]  # red where the heatmap is 1
     resized = gradcam.resize_heatmap(heatmap, (8, 8))
     assert resized.shape == (8, 8) and 0.0 <= resized.min() and resized.max() <= 1.0
+
+
+def test_an_image_of_the_wrong_size_says_what_the_model_takes():
+    small = np.zeros((20, 20, 1), dtype=np.float32)
+    with pytest.raises(ValueError, match="image is 20 x 20 x 1 but .* takes 32 x 32 x 1 images"):
+        gradcam.make_gradcam_heatmap(sequential_detector(), small, 1)
+
+
+def test_a_nan_image_is_refused_not_mapped_to_zeros():
+    image = square_image()
+    image[3, 5, 0] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite values"):
+        gradcam.make_gradcam_heatmap(sequential_detector(), image, 1)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        gradcam.contrastive_heatmap(sequential_detector(), image, 1, 0)

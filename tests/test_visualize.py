@@ -118,3 +118,40 @@ def test_ascent_raises_each_filter_activation():
 def test_filter_out_of_range():
     with pytest.raises(ValueError, match="4 filters"):
         visualize.filter_patterns(tiny_sequential(), "conv1", [4], size=20, steps=1)
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ([], "non-empty list of filter numbers"),
+        (3, "non-empty list of filter numbers"),
+        ([-1], r"holds \[-1\].*numbered 0 to 3"),
+        ([0.5], r"holds \[0.5\]"),
+    ],
+)
+def test_filters_that_name_no_filter_are_refused(filters, message):
+    with pytest.raises(ValueError, match=message):
+        visualize.filter_patterns(tiny_sequential(), "conv1", filters, size=20, steps=1)
+
+
+def test_one_at_a_time_refuses_minus_one_rather_than_taking_the_last_filter():
+    with pytest.raises(ValueError, match=r"holds \[-1\].*numbered 0 to 3"):
+        visualize.filter_pattern_one_at_a_time(tiny_sequential(), "conv1", -1, size=20, steps=1)
+
+
+def test_a_layer_without_feature_maps_names_the_ones_with():
+    with pytest.raises(ValueError, match="not feature maps.*conv1, pool1, conv2"):
+        visualize.filter_patterns(tiny_functional(), "predictions", [0], size=20, steps=1)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"size": 20, "crop": 10}, "crop=10 cuts more than a size-20 image"),
+        ({"size": 20, "crop": 2, "border": 4}, "border=4 leaves nothing of the 7 x 7 feature"),
+        ({"size": 32, "crop": 2}, "size=32, but the model takes 20 x 20 images"),
+    ],
+)
+def test_sizes_that_leave_nothing_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        visualize.filter_patterns(tiny_sequential(), "conv2", [0], steps=1, **options)
