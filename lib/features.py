@@ -11,8 +11,6 @@ written atomically and read back without pickle.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lib.cache_files import atomic_path, data_fingerprint, json_key
 from lib.config import cache_dir
 
 if TYPE_CHECKING:  # lib.pretrained imports this module: the base is only a type here
@@ -39,12 +38,7 @@ def features_key(base: PretrainedBase, images, pooling: str | None = None, model
     architecture and input shape), its current weights (a base fine-tuned
     since gets another key), the pooling, the Keras version and the images' bytes.
     """
-    import hashlib
-    import json
-
     import keras
-
-    from lib.training import data_fingerprint
 
     model = base.model if model is None else model
     identity = {
@@ -53,14 +47,11 @@ def features_key(base: PretrainedBase, images, pooling: str | None = None, model
         "base": base.name,
         "input_shape": list(base.input_shape),
         "pooling": pooling,
-        "architecture": hashlib.sha256(
-            json.dumps(model.get_config(), sort_keys=True, default=str).encode()
-        ).hexdigest(),
+        "architecture": json_key(model.get_config()),
         "weights": data_fingerprint(*model.get_weights()),
         "images": data_fingerprint(np.asarray(images)),
     }
-    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_key(identity)
 
 
 def _features_file(base: PretrainedBase, key: str) -> Path:
@@ -98,18 +89,10 @@ def _load_features(path: Path, key: str, count: int) -> tuple[np.ndarray, float]
 
 
 def _save_features(path: Path, key: str, features: np.ndarray, seconds: float) -> None:
-    """Write ``features`` (with their key and extraction time) as a ``.npz`` file,
-    atomically: to a temporary file in the same folder, then renamed over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, key=np.array(key), seconds=np.array(seconds), features=features)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    """Write ``features`` with their key and extraction time as one ``.npz`` file,
+    atomically, so that a later run finds the whole file or none."""
+    with atomic_path(path) as temporary, temporary.open("wb") as stream:
+        np.savez(stream, key=np.array(key), seconds=np.array(seconds), features=features)
 
 
 def extract_features(

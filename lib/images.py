@@ -28,7 +28,7 @@ iterator starts a thread that re-plans the pipeline at doubling intervals
 (10 ms, 20 ms, ... up to a minute). When Keras drops an epoch's iterator,
 its destructor cancels that thread and waits for it to end, but the thread
 sleeps on until its next planned re-run: the process sits idle for up to
-the iterator's own age, about 18 s after a 25 s epoch. These pipelines have
+the iterator's own age at every epoch's end. These pipelines have
 nothing to tune (one map thread, a prefetch buffer), so they go without it
 and every epoch runs at full speed, computing exactly the same batches.
 ``tools/bench_epoch_teardown.py`` measures both.
@@ -36,6 +36,7 @@ and every epoch runs at full speed, computing exactly the same batches.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,8 +79,11 @@ def load_image(path, image_size: tuple[int, int] | None = None) -> np.ndarray:
     ``image_size`` is ``(height, width)``; the photo is resized to it with
     bilinear interpolation (which, when shrinking, averages neighbouring
     pixels instead of dropping them). Raises an ``OSError`` (or another of
-    :data:`UNREADABLE_ERRORS`) when the file is not a readable image.
+    :data:`UNREADABLE_ERRORS`) when the file is not a readable image, and a
+    ``ValueError`` that says what is wanted for a wrong ``image_size``.
     """
+    if image_size is not None:
+        image_size = checked_image_size(image_size)
     with Image.open(path) as image:
         image = image.convert("RGB")  # decodes the whole file: truncation shows up here
         if image_size is not None and image.size != (image_size[1], image_size[0]):
@@ -192,13 +196,70 @@ def load_image_folder(
     """
     directory = Path(directory)
     image_size = checked_image_size(image_size)
+    _check_class_names(class_names)
+    _check_per_class(per_class)
+    class_names = _class_folders(directory, class_names)
+    paths, labels = _class_files(directory, class_names, per_class)
+
+    # PIL releases the GIL while it decodes, so threads decode in parallel.
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        decoded = list(pool.map(lambda path: _try_load(path, image_size), paths))
+
+    keep = [i for i, image in enumerate(decoded) if not isinstance(image, str)]
+    reasons = {paths[i]: image for i, image in enumerate(decoded) if isinstance(image, str)}
+    kept_labels = np.asarray([labels[i] for i in keep], dtype=np.int32)
+    _check_every_class_kept(directory, class_names, kept_labels)
+    if reasons and verbose:
+        _report_skipped(directory, reasons)
+    height, width = image_size
+    images = (
+        np.stack([decoded[i] for i in keep])
+        if keep
+        else np.zeros((0, height, width, 3), dtype=np.uint8)
+    )
+    return ImageFolder(
+        directory=directory,
+        images=images,
+        labels=kept_labels,
+        class_names=class_names,
+        paths=[paths[i] for i in keep],
+        skipped=list(reasons),
+    )
+
+
+def _check_class_names(class_names) -> None:
+    """Refuse a name given twice (two labels would share one folder's photos), and a
+    single string, which would read as one class per letter."""
+    if isinstance(class_names, str):
+        raise ValueError(
+            f"class_names must be a list of folder names, e.g. ['cats', 'dogs']; "
+            f"got {class_names!r}"
+        )
     if class_names is not None and len(set(class_names)) != len(class_names):
         repeated = sorted({name for name in class_names if list(class_names).count(name) > 1})
         raise ValueError(
             f"class_names names {', '.join(map(repr, repeated))} more than once: each class "
             f"needs a folder of its own, e.g. ['cats', 'dogs']; got {list(class_names)}"
         )
-    class_names = _class_folders(directory, class_names)
+
+
+def _check_per_class(per_class) -> None:
+    """Refuse what a slice would quietly misread (``-1``: every file but the last)."""
+    if per_class is None:
+        return
+    try:
+        count = operator.index(per_class)
+    except TypeError:
+        count = 0
+    if count < 1 or isinstance(per_class, bool):
+        raise ValueError(
+            f"per_class must be a whole number of files per class, at least 1 (e.g. 100), "
+            f"or None for every file; got {per_class!r}"
+        )
+
+
+def _class_files(directory: Path, class_names: list[str], per_class) -> tuple[list, list]:
+    """The files to try, in label order and by name, and the label of each."""
     paths: list[Path] = []
     labels: list[int] = []
     for index, name in enumerate(class_names):
@@ -212,46 +273,30 @@ def load_image_folder(
         files = files[:per_class]
         paths += files
         labels += [index] * len(files)
+    return paths, labels
 
-    # PIL releases the GIL while it decodes, so threads decode in parallel.
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        decoded = list(pool.map(lambda path: _try_load(path, image_size), paths))
 
-    keep = [i for i, image in enumerate(decoded) if not isinstance(image, str)]
-    reasons = {paths[i]: image for i, image in enumerate(decoded) if isinstance(image, str)}
-    skipped = list(reasons)
-    kept_labels = np.asarray([labels[i] for i in keep], dtype=np.int32)
+def _check_every_class_kept(directory: Path, class_names: list[str], kept_labels) -> None:
     for index, name in enumerate(class_names):
         if not np.any(kept_labels == index):
             raise UnreadableFolderError(
                 f"Class folder {name!r} holds no readable image: {directory / name}"
             )
-    if skipped and verbose:
-        limit = f"over {Image.MAX_IMAGE_PIXELS * 2:,} pixels"
-        for reason, noun, why in (
-            ("unreadable", "unreadable file", ""),
-            ("too large", "image", f" too large to decode ({limit})"),
-        ):
-            files = [path for path in skipped if reasons[path] == reason]
-            if files:
-                shown = ", ".join(str(path.relative_to(directory)) for path in files[:10])
-                more = f" and {len(files) - 10} more" if len(files) > 10 else ""
-                nouns = noun if len(files) == 1 else noun + "s"
-                print(f"{directory.name}: skipped {len(files)} {nouns}{why}: {shown}{more}")
-    height, width = image_size
-    images = (
-        np.stack([decoded[i] for i in keep])
-        if keep
-        else np.zeros((0, height, width, 3), dtype=np.uint8)
-    )
-    return ImageFolder(
-        directory=directory,
-        images=images,
-        labels=kept_labels,
-        class_names=class_names,
-        paths=[paths[i] for i in keep],
-        skipped=skipped,
-    )
+
+
+def _report_skipped(directory: Path, reasons: dict[Path, str]) -> None:
+    """One line per reason: how many files were skipped, and the first ten of them."""
+    for reason, noun in (("unreadable", "unreadable file"), ("too large", "image")):
+        files = [path for path, said in reasons.items() if said == reason]
+        if not files:
+            continue
+        why = ""
+        if reason == "too large":  # PIL refused it, so its limit is a number, not None
+            why = f" too large to decode (over {Image.MAX_IMAGE_PIXELS * 2:,} pixels)"
+        shown = ", ".join(str(path.relative_to(directory)) for path in files[:10])
+        more = f" and {len(files) - 10} more" if len(files) > 10 else ""
+        nouns = noun if len(files) == 1 else noun + "s"
+        print(f"{directory.name}: skipped {len(files)} {nouns}{why}: {shown}{more}")
 
 
 def load_dogs_vs_cats(

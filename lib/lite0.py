@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from lib import data
+from lib.cache_files import atomic_path, sha256_of
 from lib.config import cache_dir
 from lib.torch_weights import read_torch_state_dict
 
@@ -184,26 +183,10 @@ def _lite0_cache_file() -> Path:
     return cache_dir() / "models" / f"efficientnet_lite0_imagenet-{LITE0_PTH_SHA256[:12]}.keras"
 
 
-def _save_atomically(model, destination: Path) -> None:
-    """Save ``model`` to a temporary ``.keras`` file beside ``destination``, then rename it:
-    a file at ``destination`` is always complete."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.stem}.partial-", suffix=".keras", dir=destination.parent
-    )
-    os.close(handle)
-    try:
-        model.save(temporary)
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def convert_lite0(pth_path=None):
     """EfficientNet-Lite0 with its ImageNet classifier, built from the ``.pth`` file."""
     pth_path = Path(pth_path) if pth_path is not None else lite0_pth_path()
-    if pth_path.name == LITE0_PTH and data.sha256_of(pth_path) != LITE0_PTH_SHA256:
+    if pth_path.name == LITE0_PTH and sha256_of(pth_path) != LITE0_PTH_SHA256:
         raise data.ChecksumError(f"{pth_path} is not the file this book was checked against")
     state_dict = read_torch_state_dict(pth_path)
     model = _lite0_architecture(True, (LITE0_SIZE, LITE0_SIZE, 3))
@@ -234,7 +217,8 @@ def _lite0_imagenet_weights() -> dict[str, list]:
         except Exception:  # a damaged cache file is rebuilt, never trusted
             cached.unlink(missing_ok=True)
     model = convert_lite0()
-    _save_atomically(model, cached)
+    with atomic_path(cached) as temporary:  # a file at ``cached`` is always complete
+        model.save(temporary)
     return _weights_by_name(model)
 
 

@@ -1,33 +1,20 @@
-"""Training with a cache: a model is trained once per recipe, then loaded.
+"""Cached training: a model is trained once per recipe, then loaded.
 
 Training the book's models takes minutes; building the book, running the
 tests and re-running a chapter would otherwise repeat it each time.
 :func:`fit_cached` therefore describes the whole training *recipe* as JSON
 (the model's architecture, the compile settings, the number of epochs, the
 batch size, the identity of the data, the seed, the budget and anything else
-the caller adds, such as the augmentation), hashes it with SHA-256, and looks
-for a model trained under that key in ``lib.config.cache_dir() / "models"``:
-
-- ``<name>-<key>.keras``: the trained model (Keras's own zip format);
-- ``<name>-<key>.json``: the recipe, the per-epoch history, the training time
-  and the SHA-256 of the ``.keras`` file.
-
-Both files are written atomically (to a temporary file in the same folder,
-then renamed over the final name with ``os.replace``), the ``.keras`` file
-first and the JSON last. The JSON is the seal: an entry is trusted only when
-it parses, names the same key and matches the ``.keras`` file's checksum, so a
-save interrupted at any point leaves nothing a later run would load. Any
-change to the recipe gives another key, and the model is trained again.
-Nothing is ever pickled.
+the caller adds, such as the augmentation), hashes it with SHA-256 and keeps
+the trained model under that key in the model cache (:mod:`lib.model_cache`).
+Any change to the recipe gives another key, and the model is trained again.
+The module also holds the Dogs vs. Cats recipes of chapters 4 and 5.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from lib import config
-from lib.data import sha256_of
+from lib.cache_files import canonical_json, json_key
+from lib.cache_files import data_fingerprint as data_fingerprint  # chapters call training.X
+from lib.model_cache import entry_paths, read_entry, save_entry
+from lib.progress import epoch_logger, format_history, time_estimator
+from lib.progress import plural as plural  # chapters call training.X
 
 CACHE_FORMAT = 2  # 2: arrays train through lib's pipeline, not Keras's
 # Compile settings that change how fast training runs but not what it computes.
@@ -45,16 +36,6 @@ _NOT_RECIPE = ("jit_compile", "run_eagerly", "steps_per_execution")
 # batches (MNIST's 938), not in one of a hundred large ones (Dogs vs. Cats);
 # tools/bench_steps_per_execution.py measures both. Same batches, same updates.
 STEPS_PER_EXECUTION = 32
-
-
-def data_fingerprint(*arrays) -> str:
-    """A short SHA-256 of arrays' shapes, dtypes and bytes: the identity of a data set."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.shape}|{array.dtype.str}|".encode())
-        digest.update(array.data)
-    return digest.hexdigest()[:16]
 
 
 def recipe(
@@ -102,245 +83,13 @@ def recipe(
 
 def _jsonable(value):
     """``value`` with tuples as lists and unknown objects as strings (a stable JSON form)."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
+    return json.loads(canonical_json(value))
 
 
 def cache_key(recipe_dict: dict) -> str:
-    """The SHA-256 of a recipe's canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(recipe_dict, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def models_dir() -> Path:
-    """The folder of cached models: ``lib.config.cache_dir() / "models"``."""
-    path = config.cache_dir() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def entry_paths(name: str, key: str) -> tuple[Path, Path]:
-    """The ``.keras`` and ``.json`` files of the cache entry ``name`` under ``key``."""
-    stem = f"{name}-{key[:20]}"
-    folder = models_dir()
-    return folder / f"{stem}.keras", folder / f"{stem}.json"
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as stream:
-        os.fsync(stream.fileno())
-
-
-def _temporary(final: Path) -> Path:
-    """A fresh temporary name beside ``final``, keeping its suffix (Keras insists on .keras)."""
-    handle, name = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent
-    )
-    os.close(handle)
-    return Path(name)
-
-
-def save_entry(model, name: str, key: str, record: dict) -> Path:
-    """Write a cache entry atomically: the model first, then the JSON that seals it."""
-    model_path, json_path = entry_paths(name, key)
-    temporary = _temporary(model_path)
-    try:
-        model.save(temporary)
-        _fsync(temporary)
-        checksum = sha256_of(temporary)
-        os.replace(temporary, model_path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    record = dict(record, key=key, model_file=model_path.name, model_sha256=checksum)
-    temporary = _temporary(json_path)
-    try:
-        temporary.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-        _fsync(temporary)
-        os.replace(temporary, json_path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return model_path
-
-
-def load_entry(name: str, key: str) -> dict | None:
-    """The sealed record of a complete, intact cache entry, or ``None``.
-
-    ``None`` when the JSON is missing or unreadable, was written for another
-    key, or the ``.keras`` file is missing or does not match its checksum
-    (:func:`entry_damage` says which).
-    """
-    return _read_entry(name, key)[0]
-
-
-def entry_damage(name: str, key: str) -> str | None:
-    """Why the cache entry ``name`` under ``key`` cannot be trusted, or ``None``
-    when it is intact or was never written."""
-    return _read_entry(name, key)[1]
-
-
-def _read_entry(name: str, key: str) -> tuple[dict | None, str | None]:
-    model_path, json_path = entry_paths(name, key)
-    if not model_path.exists() and not json_path.exists():
-        return None, None  # never trained under this recipe
-    try:
-        record = json.loads(json_path.read_text(encoding="utf-8"))
-    except OSError:
-        return None, f"{json_path.name} is missing (a save was interrupted)"
-    except ValueError:
-        return None, f"{json_path.name} is not valid JSON"
-    if not isinstance(record, dict) or record.get("key") != key:
-        return None, f"{json_path.name} was written for another recipe"
-    try:
-        checksum = sha256_of(model_path)
-    except OSError:
-        return None, f"{model_path.name} is missing"
-    if checksum != record.get("model_sha256"):
-        return None, f"{model_path.name} does not match the SHA-256 its JSON records"
-    return record, None
-
-
-def _describe_logs(logs: dict) -> str:
-    return "  ".join(f"{name} {float(value):.4f}" for name, value in logs.items())
-
-
-def format_history(history: dict, seconds: list[float] | None = None) -> str:
-    """One line per epoch: the epoch, its time (when known) and every metric."""
-    epochs = len(next(iter(history.values()), []))
-    lines = []
-    for epoch in range(epochs):
-        timing = f" ({seconds[epoch]:5.1f} s)" if seconds else ""
-        logs = {metric: values[epoch] for metric, values in history.items()}
-        lines.append(f"epoch {epoch + 1:3d}/{epochs}{timing}  {_describe_logs(logs)}")
-    return "\n".join(lines)
-
-
-def epoch_logger(epochs: int, printer=print):
-    """A Keras callback that prints one line per epoch (use it with ``verbose=0``)."""
-    import keras
-
-    class EpochLogger(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
-            printer(
-                f"epoch {epoch + 1:3d}/{epochs} ({self.seconds[-1]:5.1f} s)  "
-                f"{_describe_logs(logs or {})}",
-            )
-
-    return EpochLogger()
-
-
-def plural(count: int, noun: str) -> str:
-    """``"1 epoch"``, ``"3 epochs"``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def format_duration(seconds: float) -> str:
-    """A duration as a reader would say it: ``"40 s"``, ``"7 min"``, ``"2.5 h"``."""
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-class TrainingClock:
-    """Extrapolates a training run's total time from its first batches or its first epoch.
-
-    Keras reports batches once per graph call (:data:`STEPS_PER_EXECUTION`
-    batches at a time), and the first call also builds the graph. So the rate
-    of a run is measured between the ends of the first and a later call, and:
-
-    - a run of several epochs is estimated when its first epoch (training and
-      validation) has ended: that epoch, plus the others at the same cost,
-      without the first call's graph building when it could be measured;
-    - a single epoch is estimated from its first batches: at the end of its
-      second call, or of its first when the second will end the epoch
-      (then the graph building is included, and said so).
-
-    :meth:`estimate` returns ``None`` until it can say something, then its
-    one line once. Pure bookkeeping on the times it is given, so it can be tested.
-    """
-
-    def __init__(self, epochs: int, steps: int | None, start: float):
-        self.epochs, self.steps, self.start = epochs, steps, start
-        self.calls: list[tuple[float, int]] = []  # (time, batches done) at each call's end
-        self.said = False
-
-    def _rate(self) -> float | None:
-        """Seconds per batch, graph building excluded (needs two calls)."""
-        if len(self.calls) < 2:
-            return None
-        (first_time, first_steps), (time_, steps) = self.calls[0], self.calls[-1]
-        return (time_ - first_time) / (steps - first_steps) if steps > first_steps else None
-
-    def batch_end(self, now: float, steps_done: int) -> str | None:
-        """After a graph call of the first epoch: a single epoch's estimate, once."""
-        self.calls.append((now, steps_done))
-        if self.said or self.epochs != 1 or not self.steps or steps_done >= self.steps:
-            return None
-        rate = self._rate()
-        if rate is not None:
-            total = now - self.start + rate * (self.steps - steps_done)
-            how = "timed from the first batches"
-        elif len(self.calls) == 1 and self.steps - steps_done <= steps_done:
-            total = (now - self.start) * self.steps / steps_done
-            how = f"timed from the first {steps_done} batches, graph building included"
-        else:
-            return None
-        return self._say(total, how)
-
-    def epoch_end(self, now: float) -> str | None:
-        """After the first epoch of several: the whole run's estimate, once."""
-        if self.said or self.epochs < 2:
-            return None
-        first_epoch = now - self.start
-        rate = self._rate()
-        building = 0.0
-        if rate is not None:
-            first_time, first_steps = self.calls[0]
-            building = max(0.0, first_time - self.start - rate * first_steps)
-        total = first_epoch + (self.epochs - 1) * (first_epoch - building)
-        return self._say(total, "timed from the first epoch")
-
-    def _say(self, total: float, how: str) -> str:
-        self.said = True
-        epochs = plural(self.epochs, "epoch")
-        return f"Expected: about {format_duration(total)} for {epochs} on this runtime ({how})"
-
-
-def time_estimator(epochs: int, printer=print):
-    """A Keras callback that prints, once, how long the whole run should take
-    (see :class:`TrainingClock`)."""
-    import keras
-
-    class TimeEstimator(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            steps = (self.params or {}).get("steps")
-            self.clock = TrainingClock(epochs, steps, time.perf_counter())
-            self.epoch = 0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            if self.epoch == 0:
-                self._print(self.clock.batch_end(time.perf_counter(), batch + 1))
-
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 0:
-                self._print(self.clock.epoch_end(time.perf_counter()))
-
-        def _print(self, line):
-            if line:
-                printer(line)
-
-    return TimeEstimator()
+    """The SHA-256 of a recipe's canonical JSON (sorted keys, no spaces): the model
+    cache's key, the same on every machine (:func:`lib.cache_files.json_key`)."""
+    return json_key(recipe_dict)
 
 
 @dataclass
@@ -420,47 +169,81 @@ def fit_cached(
     prints one line per epoch; loading prints where from and the cached
     history, so both print the same table. ``log=False`` keeps both quiet,
     but a model that really trains always says so, and how long it expects
-    to take on this runtime (:func:`time_estimator`). A model compiled with the default
-    ``steps_per_execution=1`` trains :data:`STEPS_PER_EXECUTION` batches per
-    graph call, which is faster and computes the same updates.
+    to take on this runtime (:func:`lib.progress.time_estimator`). A model
+    compiled with the default ``steps_per_execution=1`` trains
+    :data:`STEPS_PER_EXECUTION` batches per graph call, which is faster and
+    computes the same updates.
     """
-    printer = print if log else (lambda *args, **kwargs: None)
+    printer = print if log else _quiet
     recipe_dict = recipe(
         model, epochs=epochs, batch_size=batch_size, data=data, seed=seed, extra=extra
     )
     key = cache_key(recipe_dict)
-    model_path, _ = entry_paths(name, key)
-    record, damage = _read_entry(name, key)
+    record, damage = _restore(model, name, key)
     if record is not None:
-        initial_weights = model.get_weights()
-        try:
-            # The .keras file holds the optimizer's state too: build the optimizer's
-            # variables first, so that they are restored instead of skipped.
-            if not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
-            model.load_weights(model_path)
-        except (OSError, ValueError) as error:
-            model.set_weights(initial_weights)  # start from the freshly built weights
-            record, damage = None, f"Keras could not load {model_path.name} ({error})"
-    if record is not None:
-        history = record["history"]
-        printer(
-            f"Loaded {name!r} from the model cache ({plural(epochs, 'epoch')}, trained in "
-            f"{record['seconds']:.0f} s on {record['trained_on']}): models/{model_path.name}"
-        )
-        printer(format_history(history, record.get("epoch_seconds")))
-        return TrainResult(
-            model,
-            history,
-            True,
-            key,
-            model_path,
-            record["seconds"],
-            record.get("epoch_seconds", []),
-        )
-
+        return _loaded(model, name, key, record, epochs, printer)
     why = f"its cache entry is damaged: {damage}" if damage else "not in the model cache yet"
     print(f"Training {name!r} for {plural(epochs, 'epoch')} ({why})...")
+    return _train_and_record(
+        model,
+        x,
+        y,
+        validation_data,
+        name=name,
+        key=key,
+        recipe_dict=recipe_dict,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        printer=printer,
+    )
+
+
+def _quiet(*args, **kwargs) -> None:
+    """The printer of ``fit_cached(log=False)``."""
+
+
+def _restore(model, name: str, key: str) -> tuple[dict | None, str | None]:
+    """Load the cached weights of ``name`` under ``key`` into ``model``.
+
+    Returns the entry's record, or ``None`` and why the entry cannot be used
+    (no reason when it was never written); on failure ``model`` keeps its
+    freshly built weights.
+    """
+    record, damage = read_entry(name, key)
+    if record is None:
+        return None, damage
+    model_path, _ = entry_paths(name, key)
+    initial_weights = model.get_weights()
+    try:
+        # The .keras file holds the optimizer's state too: build the optimizer's
+        # variables first, so that they are restored instead of skipped.
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(model_path)
+    except (OSError, ValueError) as error:
+        model.set_weights(initial_weights)  # start from the freshly built weights
+        return None, f"Keras could not load {model_path.name} ({error})"
+    return record, None
+
+
+def _loaded(model, name: str, key: str, record: dict, epochs: int, printer) -> TrainResult:
+    """A restored model's result, after saying where it came from and its cached history."""
+    model_path, _ = entry_paths(name, key)
+    printer(
+        f"Loaded {name!r} from the model cache ({plural(epochs, 'epoch')}, trained in "
+        f"{record['seconds']:.0f} s on {record['trained_on']}): models/{model_path.name}"
+    )
+    history = record["history"]
+    printer(format_history(history, record.get("epoch_seconds")))
+    epoch_seconds = record.get("epoch_seconds", [])
+    return TrainResult(model, history, True, key, model_path, record["seconds"], epoch_seconds)
+
+
+def _train_and_record(
+    model, x, y, validation_data, *, name, key, recipe_dict, epochs, batch_size, seed, printer
+) -> TrainResult:
+    """Train ``model`` as its recipe says, printing as it goes, then save it to the cache."""
     use_steps_per_execution(model)
     config.seed_everything(seed)
     logger = epoch_logger(epochs, printer)
@@ -484,7 +267,7 @@ def fit_cached(
         "epoch_seconds": logger.seconds,
         "trained_on": time.strftime("%Y-%m-%d"),
     }
-    save_entry(model, name, key, record)
+    model_path = save_entry(model, name, key, record)
     printer(f"Trained in {seconds:.0f} s; saved to the model cache: models/{model_path.name}")
     return TrainResult(model, history, False, key, model_path, seconds, logger.seconds)
 

@@ -210,3 +210,45 @@ def test_a_wrong_image_size_says_what_is_wanted(folder, image_size, says):
 def test_a_class_named_twice_is_refused(folder):
     with pytest.raises(ValueError, match="names 'cats' more than once"):
         images.load_image_folder(folder, image_size=(16, 18), class_names=["cats", "cats"])
+
+
+def test_a_photo_of_20000_by_20000_pixels_is_skipped_as_too_large(folder, capsys):
+    """PIL's DecompressionBombError at its default limit: too large, not unreadable."""
+    Image.new("1", (20_000, 20_000)).save(folder / "dogs" / "huge.png")  # one colour: 48 KB
+    with pytest.raises(Image.DecompressionBombError):
+        images.load_image(folder / "dogs" / "huge.png")
+    loaded = images.load_image_folder(folder, image_size=(16, 18))
+    assert "huge.png" in [path.name for path in loaded.skipped] and len(loaded) == 5
+    limit = f"{Image.MAX_IMAGE_PIXELS * 2:,}"
+    message = capsys.readouterr().out
+    assert f"skipped 1 image too large to decode (over {limit} pixels): dogs/huge.png" in message
+    unreadable = next(line for line in message.splitlines() if "unreadable" in line)
+    assert "skipped 3 unreadable files" in unreadable and "huge" not in unreadable
+
+
+def test_unreadable_files_are_listed_with_pils_limit_switched_off(folder, capsys, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a reader's way to allow any size
+    images.load_image_folder(folder, image_size=(16, 18))
+    assert "skipped 3 unreadable files" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("per_class", [-1, 0, 2.5, "3", True])
+def test_a_wrong_per_class_says_what_is_wanted(folder, per_class):
+    with pytest.raises(ValueError, match=re.escape("per_class must be a whole number of files")):
+        images.load_image_folder(folder, image_size=(16, 18), per_class=per_class)
+
+
+def test_class_names_as_one_string_is_refused(folder):
+    with pytest.raises(
+        ValueError, match=re.escape("a list of folder names, e.g. ['cats', 'dogs']")
+    ):
+        images.load_image_folder(folder, image_size=(16, 18), class_names="cats")
+
+
+@pytest.mark.parametrize(
+    ("image_size", "says"),
+    [(64, "got 64"), ((0, 0), "two whole, positive numbers of pixels")],
+)
+def test_load_image_refuses_a_wrong_image_size(folder, image_size, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        images.load_image(folder / "dogs" / "dog.0.jpg", image_size)

@@ -183,7 +183,7 @@ def test_the_model_uses_only_standard_keras_layers(classifier):
 def test_conversion_is_cached_as_a_keras_file(shared_cache, monkeypatch, classifier):
     cached = list((shared_cache / "models").glob("efficientnet_lite0_imagenet-*.keras"))
     assert len(cached) == 1
-    assert not list((shared_cache / "models").glob(".*partial*"))  # no temporary leftovers
+    assert not list((shared_cache / "models").glob(".*"))  # no temporary leftovers
 
     def no_conversion(*args):
         raise AssertionError("the cached .keras file should have been used")

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 import lib  # noqa: F401  (quiet TensorFlow start-up)
-from lib import config, models, training
+from lib import cache_files, config, model_cache, models, progress, training
 
 DATA = {"name": "tiny", "n": 32}
 
@@ -108,6 +109,21 @@ def test_data_fingerprint_sees_every_byte():
     assert training.data_fingerprint(a) != training.data_fingerprint(a.reshape(4, 3))
 
 
+def test_cache_keys_stay_those_of_the_models_already_cached():
+    """The key is the SHA-256 of the recipe's canonical JSON, byte for byte as when the
+    cache was first written: another digest would orphan every cached model."""
+    recipe = {
+        "seed": 42,
+        "epochs": 3,
+        "data": {"name": "mnist", "shape": (60000, 28, 28)},
+        "extra": {"path": Path("a/b"), "rate": 1e-4, "text": "\u00e9"},
+    }
+    assert training.cache_key(recipe) == (
+        "4fcbcc421988e6b2a6a6534f0144f2591702448f01dd94a53a2f0c9f159649c5"
+    )
+    assert training.cache_key(recipe) == cache_files.json_key(recipe)
+
+
 @pytest.mark.filterwarnings("error::UserWarning")  # e.g. Keras skipping optimizer variables
 def test_cached_model_round_trips(tiny_data, cache):
     first = fit(tiny_model(), tiny_data)
@@ -152,43 +168,77 @@ def test_interrupted_save_leaves_nothing_trusted(tiny_data, monkeypatch, cache):
             raise KeyboardInterrupt("power cut")
         real_replace(source, destination)
 
-    monkeypatch.setattr(training.os, "replace", crash_on_json)
+    monkeypatch.setattr(cache_files.os, "replace", crash_on_json)
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_model(), tiny_data)
-    monkeypatch.setattr(training.os, "replace", real_replace)
+    monkeypatch.setattr(cache_files.os, "replace", real_replace)
 
     names = sorted(path.name for path in (cache / "models").iterdir())
     assert len(names) == 1 and names[0].endswith(".keras")  # the model, no seal, no temp file
-    assert training.load_entry("tiny", key()) is None
+    assert model_cache.load_entry("tiny", key()) is None
     assert not fit(tiny_model(), tiny_data).from_cache  # trained again, then sealed
     assert fit(tiny_model(), tiny_data).from_cache
 
 
 def test_damaged_entries_are_not_trusted(tiny_data):
     result = fit(tiny_model(), tiny_data)
-    model_path, json_path = training.entry_paths("tiny", result.key)
-    assert training.load_entry("tiny", result.key) is not None
+    model_path, json_path = model_cache.entry_paths("tiny", result.key)
+    assert model_cache.load_entry("tiny", result.key) is not None
 
     model_bytes = model_path.read_bytes()
     model_path.write_bytes(model_bytes[: len(model_bytes) // 2])  # a torn model file
-    assert training.load_entry("tiny", result.key) is None
-    assert "does not match the SHA-256" in training.entry_damage("tiny", result.key)
+    assert model_cache.load_entry("tiny", result.key) is None
+    assert "does not match the SHA-256" in model_cache.entry_damage("tiny", result.key)
     retrained = io.StringIO()
     with contextlib.redirect_stdout(retrained):
         assert not fit(tiny_model(), tiny_data).from_cache
     assert "its cache entry is damaged" in retrained.getvalue()
-    assert training.entry_damage("tiny", result.key) is None  # sealed again
+    assert model_cache.entry_damage("tiny", result.key) is None  # sealed again
 
     json_path.write_text('{"key": "')  # a torn seal
-    assert training.load_entry("tiny", result.key) is None
-    assert "not valid JSON" in training.entry_damage("tiny", result.key)
+    assert model_cache.load_entry("tiny", result.key) is None
+    assert "not valid JSON" in model_cache.entry_damage("tiny", result.key)
     json_path.write_text(json.dumps({"key": "another recipe"}))
-    assert training.load_entry("tiny", result.key) is None
-    assert "another recipe" in training.entry_damage("tiny", result.key)
+    assert model_cache.load_entry("tiny", result.key) is None
+    assert "another recipe" in model_cache.entry_damage("tiny", result.key)
     model_path.unlink()
-    assert training.load_entry("tiny", result.key) is None
+    assert model_cache.load_entry("tiny", result.key) is None
     json_path.unlink()
-    assert training.entry_damage("tiny", result.key) is None  # never trained: no damage
+    assert model_cache.entry_damage("tiny", result.key) is None  # never trained: no damage
+
+
+def _tear(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _reseal(path, **changes):
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+DAMAGES = {
+    "torn model": (lambda model, seal: _tear(model), ".keras does not match the SHA-256"),
+    "no model": (lambda model, seal: model.unlink(), ".keras is missing"),
+    "no seal": (lambda model, seal: seal.unlink(), ".json is missing (a save was interrupted)"),
+    "torn seal": (lambda model, seal: _tear(seal), ".json is not valid JSON"),
+    "another key": (lambda model, seal: _reseal(seal, key="x"), "for another recipe"),
+    "no history": (lambda model, seal: _reseal(seal, history=None), "lacks a valid history"),
+    "seconds as text": (lambda model, seal: _reseal(seal, seconds="9"), "lacks a valid seconds"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_entry_trains_again_and_says_so(tiny_data, capsys, damage):
+    harm, why = DAMAGES[damage]
+    result = fit(tiny_model(), tiny_data)
+    harm(*model_cache.entry_paths("tiny", result.key))
+    assert why in model_cache.entry_damage("tiny", result.key)
+    capsys.readouterr()
+    assert not fit(tiny_model(), tiny_data).from_cache  # log=False: training still says so
+    out = capsys.readouterr().out
+    assert f"Training 'tiny' for 1 epoch (its cache entry is damaged: tiny-{result.key[:20]}" in out
+    assert why in out and "not in the model cache yet" not in out
+    assert model_cache.entry_damage("tiny", result.key) is None  # sealed again
+    assert fit(tiny_model(), tiny_data).from_cache
 
 
 def test_model_builders_have_the_books_parameter_counts():
@@ -284,10 +334,10 @@ def test_importing_lib_turns_onednn_on_unless_told_not_to(setting, expected):
 def test_sealed_but_unloadable_entry_trains_again(tiny_data, capsys):
     """A sealed entry whose model does not fit the recipe's (e.g. edited by hand)."""
     result = fit(tiny_model(), tiny_data)
-    model_path, json_path = training.entry_paths("tiny", result.key)
+    model_path, json_path = model_cache.entry_paths("tiny", result.key)
     record = json.loads(json_path.read_text())
     other = tiny_model(units=5)
-    training.save_entry(other, "tiny", result.key, record)  # resealed around another model
+    model_cache.save_entry(other, "tiny", result.key, record)  # resealed around another model
     again = fit(tiny_model(), tiny_data, log=True)
     assert not again.from_cache
     assert "its cache entry is damaged: Keras could not load" in capsys.readouterr().out
@@ -358,7 +408,7 @@ def test_smoke_budget_trains_the_ci_recipes_for_one_epoch():
 
 
 def test_several_epochs_are_estimated_from_the_first_without_graph_building():
-    clock = training.TrainingClock(epochs=10, steps=96, start=0.0)
+    clock = progress.TrainingClock(epochs=10, steps=96, start=0.0)
     # Graph calls of 32 batches: the first also builds the graph (5 s), then 1 s per call.
     assert clock.batch_end(6.0, 32) is None
     assert clock.batch_end(7.0, 64) is None
@@ -370,7 +420,7 @@ def test_several_epochs_are_estimated_from_the_first_without_graph_building():
 
 
 def test_a_single_epoch_is_estimated_from_its_first_batches():
-    clock = training.TrainingClock(epochs=1, steps=320, start=0.0)
+    clock = progress.TrainingClock(epochs=1, steps=320, start=0.0)
     assert clock.batch_end(6.0, 32) is None  # graph building: wait for a second call
     line = clock.batch_end(8.0, 64)  # 2 s per 32 batches from here: 8 more calls
     assert line == (
@@ -380,7 +430,7 @@ def test_a_single_epoch_is_estimated_from_its_first_batches():
 
 
 def test_a_single_epoch_of_two_calls_is_estimated_from_the_first_with_the_building():
-    clock = training.TrainingClock(epochs=1, steps=63, start=0.0)
+    clock = progress.TrainingClock(epochs=1, steps=63, start=0.0)
     line = clock.batch_end(120.0, 32)
     assert line == (
         "Expected: about 4 min for 1 epoch on this runtime "
@@ -389,7 +439,7 @@ def test_a_single_epoch_of_two_calls_is_estimated_from_the_first_with_the_buildi
 
 
 def test_a_single_call_says_nothing():
-    clock = training.TrainingClock(epochs=1, steps=20, start=0.0)
+    clock = progress.TrainingClock(epochs=1, steps=20, start=0.0)
     assert clock.batch_end(3.0, 20) is None
     assert clock.epoch_end(3.5) is None
 
@@ -398,7 +448,7 @@ def test_a_single_call_says_nothing():
     ("seconds", "said"), [(0.2, "1 s"), (40, "40 s"), (89, "89 s"), (420, "7 min"), (9000, "2.5 h")]
 )
 def test_durations_read_as_people_say_them(seconds, said):
-    assert training.format_duration(seconds) == said
+    assert progress.format_duration(seconds) == said
 
 
 def test_training_prints_its_expected_time_even_when_quiet(tiny_data, capsys):
@@ -409,3 +459,21 @@ def test_training_prints_its_expected_time_even_when_quiet(tiny_data, capsys):
     assert "epoch   1/2" not in out  # the per-epoch lines follow log
     fit(tiny_model(), tiny_data, epochs=2, log=False)
     assert capsys.readouterr().out == ""  # loading from the cache says nothing when quiet
+
+
+def test_the_chapters_and_tools_find_every_name_they_use_in_lib_training():
+    """Moving the model cache and the progress lines out changed no call: every
+    ``training.NAME`` of a chapter, a tool or an exercise is still there."""
+    root = Path(__file__).resolve().parent.parent
+    files = [*(root / "book").glob("*.md"), *(root / "tools").glob("*.py")]
+    files += [*(root / "lib" / "exercises").glob("*.py")]
+    used = {
+        name
+        for path in files
+        for name in re.findall(r"(?<![\w\"'./])training\.([A-Za-z_]\w*)", path.read_text())
+    }
+    assert {"fit_cached", "data_fingerprint", "plural", "train_cats_dogs"} <= used
+    for name in used:
+        assert hasattr(training, name), name
+    assert training.data_fingerprint is cache_files.data_fingerprint
+    assert training.plural is progress.plural
