@@ -1,20 +1,19 @@
 """One downloader for every public file the book uses: verified, retried, bounded.
 
-``lib.data`` decides *what* to download; this module does the HTTP, and keeps
-the file-level helpers that downloads and a mirror's zip share (a verified
-save, a manifest of many files and their listing, safe extraction, atomic
-JSON records). It replaces pooch, which ``lib.data`` used before, because
-pooch checks a download against a single digest (the registry accepts several
-for some files, MNIST's among them), retries without honouring a server's
-``Retry-After``, and has no way to fetch thousands of small files with bounded
-concurrency under one progress report (the Dogs vs. Cats photos). requests,
-which pooch used too, does the HTTP.
+The data layer (:mod:`lib.asset_files`, :mod:`lib.asset_folders`) decides
+*what* to download; this module does the HTTP, and the verified save that
+extracting a photo from a mirror's zip uses too. It replaces pooch, which the
+data layer used before, because pooch checks a download against a single
+digest (the registry accepts several for some files, MNIST's among them),
+retries without honouring a server's ``Retry-After``, and has no way to fetch
+thousands of small files with bounded concurrency under one progress report
+(the Dogs vs. Cats photos). requests, which pooch used too, does the HTTP.
 
 Every download
 
-- streams into a temporary file beside its destination (``.NAME.*.tmp``),
-  computing the SHA-256 (and the MD5, for files whose publisher gives only
-  that) while it writes;
+- streams into a temporary file beside its destination (``.NAME.*.tmp*``, from
+  :func:`lib.cache_files.atomic_path`), computing the SHA-256 (and the MD5,
+  for files whose publisher gives only that) while it writes;
 - is renamed into place only when a digest is one of those accepted: a wrong,
   truncated or interrupted file is deleted and never carries the real name;
 - fails at once, without retrying, when its host cannot be connected to (an
@@ -34,23 +33,18 @@ below are the knobs; tests make them small.
 from __future__ import annotations
 
 import email.utils
-import functools
 import hashlib
-import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib.config import is_temporary
+from lib.cache_files import atomic_path
 
 ORIGIN_ENV = "CONVNETS_DOWNLOAD_ORIGIN"
 CONNECT_TIMEOUT_S = 5.0  # an offline machine fails in seconds, not minutes
@@ -73,10 +67,6 @@ class DownloadError(OSError):
     def __init__(self, url: str, reason: str, *, unreachable: bool = False):
         super().__init__(f"{url}: {reason}")
         self.url, self.reason, self.unreachable = url, reason, unreachable
-
-
-class UnsafeArchiveError(ValueError):
-    """A zip entry would be written outside the folder it is extracted into."""
 
 
 class _Retry(Exception):
@@ -124,30 +114,26 @@ def save_verified(
     """Write ``chunks`` to ``item.destination`` if their digest is accepted; else keep nothing.
 
     The bytes go to a temporary file beside the destination, renamed into place
-    only after the check, so an interrupted or refused file never has the name.
+    only after the check, so an interrupted or refused file never has the name;
+    what it added to ``progress`` is taken back.
     """
-    item.destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{item.destination.name}.", suffix=".tmp", dir=item.destination.parent
-    )
-    temporary, written = Path(name), 0
+    written = 0
     sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     try:
-        with os.fdopen(handle, "wb") as file:
-            for chunk in chunks:
-                file.write(chunk)
-                sha256.update(chunk)
-                if item.md5:
-                    md5.update(chunk)
-                written += len(chunk)
-                if progress:
-                    progress(len(chunk))
-        if expected_bytes is not None and written != expected_bytes:
-            raise _Retry(f"connection dropped after {written} of {expected_bytes} bytes")
-        _accept(item, sha256.hexdigest(), md5.hexdigest())
-        os.replace(temporary, item.destination)
+        with atomic_path(item.destination) as temporary:
+            with temporary.open("wb") as file:
+                for chunk in chunks:
+                    file.write(chunk)
+                    sha256.update(chunk)
+                    if item.md5:
+                        md5.update(chunk)
+                    written += len(chunk)
+                    if progress:
+                        progress(len(chunk))
+            if expected_bytes is not None and written != expected_bytes:
+                raise _Retry(f"connection dropped after {written} of {expected_bytes} bytes")
+            _accept(item, sha256.hexdigest(), md5.hexdigest())
     except BaseException:
-        temporary.unlink(missing_ok=True)
         if progress:
             progress(-written)
         raise
@@ -386,104 +372,3 @@ class Progress:
     def _say(self, line: str) -> None:
         """One plain line of the report, at once (a log shows it while the batch runs)."""
         print(line, file=self.stream, flush=True)
-
-
-# --- folders listed in a manifest, and zip archives -----------------------------------
-
-
-@functools.lru_cache(maxsize=8)
-def read_manifest(path: Path) -> tuple[dict[str, tuple[str, int]], str]:
-    """A manifest's files (relative path -> (SHA-256, size)) and the manifest's own SHA-256.
-
-    A path that would leave the folder (absolute, or with ``..``) is refused.
-    """
-    content = path.read_bytes()
-    files = {}
-    for line in content.decode("utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            digest, size, relative = line.split(maxsplit=2)
-            parts = PurePosixPath(relative).parts
-            if relative.startswith("/") or ".." in parts or "\\" in relative:
-                raise ValueError(f"{path}: {relative!r} would leave the folder")
-            files[relative] = (digest, int(size))
-    return files, hashlib.sha256(content).hexdigest()
-
-
-def write_json(path: Path, content: dict) -> None:
-    """Write ``content`` to ``path`` atomically (a temporary file, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(content, file, indent=1, sort_keys=True)
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
-
-
-def expected_listing(files: dict[str, tuple[str, int]]) -> dict[str, int | None]:
-    """What ``listing`` of a complete folder returns: every file's size, every folder."""
-    folders = {str(parent) for path in files for parent in PurePosixPath(path).parents}
-    return {**dict.fromkeys(folders - {"."}), **{path: size for path, (_, size) in files.items()}}
-
-
-def listing(root: Path) -> dict[str, int | None]:
-    """Every file (relative path -> size) and folder (-> None) under ``root``, temporaries aside."""
-    found: dict[str, int | None] = {}
-    for current, folders, names in os.walk(root):
-        relative = Path(current).relative_to(root)
-        folders[:] = [name for name in folders if not is_temporary(name)]
-        found.update(dict.fromkeys((relative / name).as_posix() for name in folders))
-        for name in names:
-            if not is_temporary(name):
-                found[(relative / name).as_posix()] = Path(current, name).stat().st_size
-    return found
-
-
-def open_zip(archive: Path) -> zipfile.ZipFile:
-    """``zipfile.ZipFile(archive)``, its damage reported with the archive's name."""
-    try:
-        return zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as error:
-        raise zipfile.BadZipFile(f"{archive} is not a readable zip file ({error})") from None
-
-
-def check_inside(entry: str, folder: Path, archive: Path) -> None:
-    """Refuse a zip entry that would land outside ``folder`` (absolute path or '..')."""
-    posix = PurePosixPath(entry.replace("\\", "/"))
-    has_drive = PureWindowsPath(entry).drive != ""  # "C:evil.txt" on Windows
-    escapes = posix.is_absolute() or ".." in posix.parts or has_drive
-    if escapes or not (folder / posix).resolve().is_relative_to(folder.resolve()):
-        raise UnsafeArchiveError(
-            f"Refusing to extract {archive}: its entry {entry!r} would be written outside "
-            "the folder it is extracted into. The archive is unsafe; nothing was extracted."
-        )
-
-
-def extract_zip(archive: Path, target: Path) -> None:
-    """Extract ``archive`` into ``target`` completely, or not at all.
-
-    Entries go to a temporary folder beside ``target``, renamed to ``target``
-    only after the last one is written: a folder at ``target`` is always
-    complete, and an interrupted extraction keeps its temporary name, which is
-    never used. Every entry is checked before anything is written.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
-        with open_zip(archive) as zip_file:
-            for entry in zip_file.infolist():
-                check_inside(entry.filename, partial, archive)
-            try:
-                zip_file.extractall(partial)
-            except zipfile.BadZipFile as error:
-                raise zipfile.BadZipFile(f"{archive} is damaged: {error}") from None
-        try:
-            partial.rename(target)
-        except OSError:
-            if not target.is_dir():
-                raise
-            shutil.rmtree(partial)  # another process finished first; use its copy
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import data
+from lib import assets, data
 from lib.features import ExtractedFeatures, extract_features, features_key
 from lib.imagenet import ImageNetClasses, decode_predictions, imagenet_classes
 from lib.lite0 import (
@@ -234,7 +234,7 @@ class PretrainedBase:
 
 def _why_not_vgg16(include_top: bool, error: Exception) -> str:
     """One plain sentence on why VGG16's weights could not be used."""
-    filename = data.get_asset(vgg16_weights_asset(include_top)).filename
+    filename = assets.get_asset(vgg16_weights_asset(include_top)).filename
     if isinstance(error, data.ChecksumError):
         return f"the copy of {filename} found fails its checksum"
     return f"its ImageNet weights ({filename}) are in no mirror or cache and cannot be downloaded"

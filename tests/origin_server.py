@@ -35,16 +35,16 @@ def public_files() -> dict[str, bytes | Path]:
     (The mirror's ``mnist.npz`` differs from Keras's bytes, but its digest is
     one the registry accepts.)
     """
-    from lib import data
+    from lib import assets, data
 
     files: dict[str, bytes | Path] = {
         origin_path(asset.url): data.fetch(asset.name)
-        for asset in data.ASSETS.values()
+        for asset in assets.ASSETS.values()
         if asset.url and not asset.name.startswith("vgg16")
     }
-    dogs = data.get_asset("dogs_vs_cats_small")
+    dogs = assets.get_asset("dogs_vs_cats_small")
     root = data.dogs_vs_cats_dir()
-    for path in data.read_manifest(dogs.members.manifest)[0]:
+    for path in assets.member_files(dogs):
         url = dogs.members.url.format(name=PurePosixPath(path).name)
         files[origin_path(url)] = root / path
     return files

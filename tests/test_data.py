@@ -1,4 +1,9 @@
-"""Tests of lib.data: resolution, verification, repair, safe extraction and the command line.
+"""Tests of the data layer: resolution, verification, repair, safe extraction, the command line.
+
+The data layer is lib.data (what chapters call), lib.assets (the registry),
+lib.asset_files (one file), lib.asset_folders (a folder of many),
+lib.data_sources (the whole registry at once) and lib.downloads. A test patches
+a name in the module that looks it up.
 
 No test reaches the internet: every test runs with an empty cache of its own,
 no mirror, and every download asked of a local origin that refuses
@@ -22,7 +27,7 @@ import numpy as np
 import pytest
 from origin_server import origin_path, serve
 
-from lib import config, data, downloads
+from lib import asset_files, asset_folders, assets, cache_files, config, data, downloads
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_MIRROR = PROJECT_ROOT.parent / "shared" / "data"
@@ -47,7 +52,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CONVNETS_DATA", raising=False)
     monkeypatch.setenv("CONVNETS_DOWNLOAD_ORIGIN", OFFLINE_ORIGIN)
-    monkeypatch.setattr(data, "_digests", {})
+    monkeypatch.setattr(cache_files, "_digests", {})
     monkeypatch.setattr(downloads, "RETRIES", 1)
     monkeypatch.setattr(downloads, "BACKOFF_S", 0.01)
 
@@ -56,20 +61,20 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def fake_asset(name, content=b"", **fields) -> data.Asset:
+def fake_asset(name, content=b"", **fields) -> assets.Asset:
     fields.setdefault("filename", f"fake/{name}.bin")
     fields.setdefault("sha256", (sha256(content),))
-    return data.Asset(name=name, description=f"fake {name} for a test", **fields)
+    return assets.Asset(name=name, description=f"fake {name} for a test", **fields)
 
 
 @pytest.fixture
 def registry(monkeypatch):
     """Swap the real registry for fake assets registered by the test."""
-    assets = {}
-    monkeypatch.setattr(data, "ASSETS", assets)
+    fake_registry = {}
+    monkeypatch.setattr(assets, "ASSETS", fake_registry)
 
     def register(*new_assets):
-        assets.update({asset.name: asset for asset in new_assets})
+        fake_registry.update({asset.name: asset for asset in new_assets})
 
     return register
 
@@ -205,7 +210,7 @@ def test_relative_settings_are_taken_from_the_project_root(monkeypatch, tmp_path
     monkeypatch.setenv("CONVNETS_CACHE", "my-cache")
     monkeypatch.setenv("CONVNETS_DATA", "mirror")
     assert config.cache_dir() == root / "my-cache" and (root / "my-cache").is_dir()
-    assert data._mirror_dir() == root / "mirror"
+    assert asset_files.mirror_dir() == root / "mirror"
     assert not (elsewhere / "my-cache").exists()
 
 
@@ -341,7 +346,7 @@ def test_prepare_reports_a_corrupt_mirror_file_with_both_digests(registry, mirro
     mirror("fake/notes.bin", b"bad")
     with pytest.raises(data.MissingAssetError) as error:
         data.prepare()
-    assert error.value.assets == [data.ASSETS["notes"]]
+    assert error.value.assets == [assets.ASSETS["notes"]]
     assert sha256(b"good") in str(error.value) and sha256(b"bad") in str(error.value)
 
 
@@ -393,7 +398,7 @@ def register_fake_dataset(registry, mirror, tmp_path, entries, manifest_entries=
     content = make_zip(archive, entries)
     if mirror is not None:
         archive = mirror("dogs-vs-cats_small.zip", content)
-    members = data.Members(manifest, "dogs-vs-cats_small", PHOTOS_URL, "https://example.test")
+    members = assets.Members(manifest, "dogs-vs-cats_small", PHOTOS_URL, "https://example.test")
     registry(
         fake_asset(
             "dogs_vs_cats_small", content, filename="dogs-vs-cats_small.zip", members=members
@@ -491,7 +496,7 @@ def test_zip_entry_escaping_the_folder_is_refused(registry, mirror, tmp_path, ev
     entries = {**DATASET_ENTRIES, evil_entry: b"owned"}
     archive = register_fake_dataset(registry, mirror, tmp_path, entries, DATASET_ENTRIES)
 
-    with pytest.raises(data.UnsafeArchiveError, match="outside") as error:
+    with pytest.raises(asset_folders.UnsafeArchiveError, match="outside") as error:
         data.dogs_vs_cats_dir()
 
     assert f"Refusing to extract {archive}" in str(error.value)
@@ -504,8 +509,8 @@ def test_zip_entry_escaping_the_folder_is_refused(registry, mirror, tmp_path, ev
 def test_extract_zip_refuses_unsafe_entries_naming_the_archive(tmp_path):
     archive = tmp_path / "evil.zip"
     make_zip(archive, {"ok.txt": b"fine", "../evil.txt": b"owned"})
-    with pytest.raises(data.UnsafeArchiveError) as error:
-        data.extract_zip(archive, tmp_path / "target")
+    with pytest.raises(asset_folders.UnsafeArchiveError) as error:
+        asset_folders.extract_zip(archive, tmp_path / "target")
     assert f"Refusing to extract {archive}" in str(error.value)
     assert ".partial-" not in str(error.value)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["evil.zip"]
@@ -515,7 +520,7 @@ def test_a_damaged_zip_is_named(tmp_path):
     archive = tmp_path / "damaged.zip"
     archive.write_bytes(b"PK\x03\x04 but nothing a zip needs")
     with pytest.raises(zipfile.BadZipFile, match=f"{archive} is not a readable zip file"):
-        data.extract_zip(archive, tmp_path / "target")
+        asset_folders.extract_zip(archive, tmp_path / "target")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["damaged.zip"]
 
 
@@ -534,7 +539,7 @@ def test_interrupted_extraction_leaves_nothing_trusted(registry, mirror, tmp_pat
     with pytest.raises(OSError, match="disk full"):
         data.dogs_vs_cats_dir()
     extracted = [path for path in cached_files(tmp_path)]
-    assert len(extracted) == 2 and not any(path.name == data.SEAL for path in extracted)
+    assert len(extracted) == 2 and not any(path.name == asset_folders.SEAL for path in extracted)
 
     calls.update(fail=False, count=0)
     folder = data.dogs_vs_cats_dir()
@@ -561,20 +566,16 @@ def test_photos_have_a_public_source_and_no_stand_in():
     assert "images/cat.jpg" in str(error.value) and "stands in" not in str(error.value)
 
 
-def test_test_photos_are_downloaded_in_one_batch(registry, origin, capfd):
+def test_test_photos_are_downloaded_in_one_batch(registry, origin, capfd, monkeypatch):
     names = [f"test_photo/{animal}.1500.jpg" for animal in ("cat", "dog")]
-    assets = [
+    photos = [
         fake_asset(name, name.encode(), url=f"https://files.example.test/{name}") for name in names
     ]
-    registry(*assets)
-    for asset in assets:
-        origin(asset.url, asset.name.encode())
-    original = data.TEST_PHOTO_NAMES
-    try:
-        data.TEST_PHOTO_NAMES = names
-        paths = data.test_photo_paths()
-    finally:
-        data.TEST_PHOTO_NAMES = original
+    registry(*photos)
+    for photo in photos:
+        origin(photo.url, photo.name.encode())
+    monkeypatch.setattr(assets, "TEST_PHOTO_NAMES", names)
+    paths = data.test_photo_paths()
     assert [path.read_bytes() for path in paths] == [name.encode() for name in names]
     assert capfd.readouterr().err.count("Downloading") == 1
 
@@ -607,7 +608,7 @@ def test_status_shows_where_each_asset_comes_from(registry, mirror, tmp_path, ca
 def test_status_without_a_mirror_names_a_public_source_for_every_file(capsys):
     assert data.main(["status"]) == 0
     rows = capsys.readouterr().out.splitlines()[2:]
-    assert len(rows) == len(data.ASSETS)
+    assert len(rows) == len(assets.ASSETS)
     assert all(" download https://" in row for row in rows), rows
     dogs = next(row for row in rows if row.startswith("dogs_vs_cats_small"))
     assert "download https://raw.githubusercontent.com/4GeeksAcademy/" in dogs
@@ -681,23 +682,23 @@ def test_verify_online_reports_each_source_and_fails_on_a_wrong_one(registry, or
 
 def test_source_table_has_one_row_per_asset_with_the_keys_the_page_reads():
     rows = data.source_table()
-    assert [row["name"] for row in rows] == list(data.ASSETS)
+    assert [row["name"] for row in rows] == list(assets.ASSETS)
     keys = ["name", "file", "url", "sha256", "size", "licence", "taken_from"]
     assert all(list(row) == keys for row in rows)
     assert all(row["url"].startswith("https://") and row["licence"] for row in rows)
     assert all(isinstance(row["size"], int) for row in rows)
     assert {row["taken_from"] for row in rows} == {"download"}
     by_name = {row["name"]: row for row in rows}
-    assert by_name["mnist"]["sha256"] == data.KERAS_MNIST_SHA256
+    assert by_name["mnist"]["sha256"] == assets.KERAS_MNIST_SHA256
     assert by_name["vgg16_weights_notop"]["sha256"] == "MD5 6d6bbae143d832006294945121d1f1fc"
     dogs = by_name["dogs_vs_cats_small"]
     assert (
         dogs["url"]
-        == f"https://github.com/{data.DOGS_VS_CATS_REPO}/tree/{data.DOGS_VS_CATS_COMMIT}/train"
+        == f"https://github.com/{assets.DOGS_VS_CATS_REPO}/tree/{assets.DOGS_VS_CATS_COMMIT}/train"
     )
     assert dogs["file"].startswith("dogs-vs-cats_small/ (4,000 files, listed in lib/")
     assert dogs["size"] == 31968419
-    manifest = data.get_asset("dogs_vs_cats_small").members.manifest
+    manifest = assets.get_asset("dogs_vs_cats_small").members.manifest
     assert dogs["sha256"] == sha256(manifest.read_bytes())
 
 
@@ -708,7 +709,7 @@ def test_source_table_says_where_a_download_came_from_and_when(registry, origin)
     with pytest.raises(data.MissingAssetError):
         data.fetch("gone")
     rows = {row["name"]: row for row in data.source_table()}
-    today = data._today()
+    today = asset_files.today()
     assert rows["notes"]["taken_from"] == f"cache (downloaded from {URL} on {today})"
     assert rows["notes"]["size"] == 5 and rows["notes"]["sha256"] == sha256(b"notes")
     assert rows["gone"]["taken_from"] == "missing"
@@ -723,26 +724,28 @@ def test_registry_has_every_asset_the_conventions_name():
     expected = ["mnist", "dogs_vs_cats_small", "imagenet_class_index", "cat_photo"]
     expected += ["elephant_photo", "cat_and_dog_photo", *photos]
     expected += ["vgg16_weights", "vgg16_weights_notop"]  # optional: not in the mirror
-    assert list(data.ASSETS) == expected
+    assert list(assets.ASSETS) == expected
 
 
 def test_every_asset_has_a_public_source_size_and_licence():
-    for asset in data.ASSETS.values():
+    for asset in assets.ASSETS.values():
         assert asset.url or asset.members, asset.name
         assert asset.size and asset.licence, asset.name
-    pinned = [asset.url for asset in data.ASSETS.values() if "githubusercontent" in str(asset.url)]
-    assert pinned and all(data.COURSE_COMMIT in url for url in pinned)
-    assert data.DOGS_VS_CATS_COMMIT in data.get_asset("dogs_vs_cats_small").members.url
+    pinned = [
+        asset.url for asset in assets.ASSETS.values() if "githubusercontent" in str(asset.url)
+    ]
+    assert pinned and all(assets.COURSE_COMMIT in url for url in pinned)
+    assert assets.DOGS_VS_CATS_COMMIT in assets.get_asset("dogs_vs_cats_small").members.url
 
 
 def test_mnist_accepts_the_digest_keras_checks():
-    mnist = data.ASSETS["mnist"]
-    assert mnist.url_sha256 == data.KERAS_MNIST_SHA256 and mnist.url_sha256 in mnist.sha256
+    mnist = assets.ASSETS["mnist"]
+    assert mnist.url_sha256 == assets.KERAS_MNIST_SHA256 and mnist.url_sha256 in mnist.sha256
     spec = importlib.util.find_spec("keras")
     source = Path(spec.origin).parent / "src" / "datasets" / "mnist.py" if spec else None
     if source is None or not source.is_file():
         pytest.skip("keras's mnist loader is not installed here")
-    assert data.KERAS_MNIST_SHA256 in source.read_text()
+    assert assets.KERAS_MNIST_SHA256 in source.read_text()
 
 
 @needs_real_mirror
@@ -751,7 +754,7 @@ def test_registry_matches_the_mirror_checksums():
     for line in (REAL_MIRROR / "SHA256SUMS").read_text().splitlines():
         digest, filename = line.split("  ")
         listed[filename] = digest
-    registered = {asset.filename: asset for asset in data.ASSETS.values() if asset.sha256}
+    registered = {asset.filename: asset for asset in assets.ASSETS.values() if asset.sha256}
     assert sorted(registered) == sorted(listed)
     for filename, digest in listed.items():
         assert digest in registered[filename].sha256
@@ -761,8 +764,8 @@ def test_registry_matches_the_mirror_checksums():
 
 @needs_real_mirror
 def test_the_manifest_lists_every_photo_of_the_mirrors_zip():
-    asset = data.get_asset("dogs_vs_cats_small")
-    files, _ = data.read_manifest(asset.members.manifest)
+    asset = assets.get_asset("dogs_vs_cats_small")
+    files, _ = assets.read_manifest(asset.members.manifest)
     with zipfile.ZipFile(REAL_MIRROR / asset.filename) as archive:
         members = {
             info.filename.removeprefix("dogs-vs-cats_small/"): (
@@ -782,12 +785,12 @@ def real_mirror(monkeypatch):
 @needs_real_mirror
 def test_every_asset_resolves_from_the_real_mirror(real_mirror, tmp_path):
     paths = data.prepare()  # the VGG16 weights fall back to EfficientNet-Lite0
-    assert set(paths) == {name for name, asset in data.ASSETS.items() if asset.sha256}
+    assert set(paths) == {name for name, asset in assets.ASSETS.items() if asset.sha256}
     folder = paths.pop("dogs_vs_cats_small")  # extracted from the mirror's zip, verified
     assert folder.is_relative_to(tmp_path / "cache") and folder.name == "dogs-vs-cats_small"
     assert all(path.is_relative_to(REAL_MIRROR) for path in paths.values())
     rows = {row["name"]: row for row in data.source_table()}
-    assert rows["mnist"]["sha256"] == data.MIRROR_MNIST_SHA256
+    assert rows["mnist"]["sha256"] == assets.MIRROR_MNIST_SHA256
     assert {row["taken_from"] for name, row in rows.items() if "vgg16" not in name} == {"mirror"}
 
 
@@ -820,8 +823,9 @@ def test_dogs_vs_cats_dir_from_the_real_mirror_and_the_zip_a_mirror_build_writes
     counts = {split: len(list((folder / split / "cats").glob("*.jpg"))) for split in data.SPLITS}
     assert counts == {"train": 1000, "validation": 500, "test": 500}
     built = tmp_path / "built.zip"
-    data.write_zip(data.get_asset("dogs_vs_cats_small"), built)
-    assert data.sha256_of(built) == data.BUILT_DOGS_VS_CATS_ZIP_SHA256  # the same on every machine
+    asset_folders.write_zip(assets.get_asset("dogs_vs_cats_small"), built)
+    digest = cache_files.sha256_of(built)
+    assert digest == assets.BUILT_DOGS_VS_CATS_ZIP_SHA256  # the same on every machine
 
 
 @needs_real_mirror
@@ -837,7 +841,7 @@ def test_status_command_with_the_real_mirror(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[2:]
-    assert len(rows) == len(data.ASSETS)
+    assert len(rows) == len(assets.ASSETS)
     in_mirror = [row for row in rows if not row.startswith("vgg16_weights")]
-    assert len(in_mirror) == len(data.ASSETS) - 2
+    assert len(in_mirror) == len(assets.ASSETS) - 2
     assert all(f"mirror {REAL_MIRROR}" in row for row in in_mirror)

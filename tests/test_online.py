@@ -26,7 +26,7 @@ import pytest
 from origin_server import origin_path, serve
 from origin_server import public_files as mirror_public_files
 
-from lib import data, downloads
+from lib import asset_files, assets, cache_files, data, downloads
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_MIRROR = PROJECT_ROOT.parent / "shared" / "data"
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(
     not (REAL_MIRROR / "SHA256SUMS").is_file(),
     reason=f"no offline mirror at {REAL_MIRROR} to serve the public files from",
 )
-DOGS = data.get_asset("dogs_vs_cats_small")
+DOGS = assets.get_asset("dogs_vs_cats_small")
 PHOTO_PATH_PREFIX = origin_path(DOGS.members.url.format(name=""))
 
 
@@ -65,8 +65,8 @@ def checked_cache(origin, tmp_path_factory):
     Returns the cache, the command's result, its seconds and the photo requests it made.
     """
     cache = tmp_path_factory.mktemp("online") / "cache"
-    env = {**os.environ, data.ORIGIN_ENV: origin.url, "CONVNETS_CACHE": str(cache)}
-    env.pop(data.DATA_ENV, None)
+    env = {**os.environ, downloads.ORIGIN_ENV: origin.url, "CONVNETS_CACHE": str(cache)}
+    env.pop(asset_files.DATA_ENV, None)
     before, started = photo_requests(origin), time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "lib.data", "check"],
@@ -86,9 +86,9 @@ def checked_cache(origin, tmp_path_factory):
 @pytest.fixture
 def online(origin, checked_cache, monkeypatch):
     """This process set up as the check's: the stand-in as origin, its cache, no mirror."""
-    monkeypatch.setenv(data.ORIGIN_ENV, origin.url)
+    monkeypatch.setenv(downloads.ORIGIN_ENV, origin.url)
     monkeypatch.setenv("CONVNETS_CACHE", str(checked_cache[0]))
-    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.delenv(asset_files.DATA_ENV, raising=False)
     return origin
 
 
@@ -96,7 +96,7 @@ def test_check_downloads_everything_and_assembles_the_mirrors_photos(checked_cac
     cache, result, seconds, requests = checked_cache
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        f"All {len(data.ASSETS)} assets are available "
+        f"All {len(assets.ASSETS)} assets are available "
         "(vgg16_weights, vgg16_weights_notop from embedded defaults)."
     )
     assert requests == 4000  # one request per photo: no retries against a healthy host
@@ -107,7 +107,7 @@ def test_check_downloads_everything_and_assembles_the_mirrors_photos(checked_cac
     with zipfile.ZipFile(REAL_MIRROR / DOGS.filename) as archive:
         expected = {info.filename: sha256(archive.read(info)) for info in archive.infolist()}
     assembled = {
-        f"{DOGS.members.root}/{path.relative_to(folder).as_posix()}": data.sha256_of(path)
+        f"{DOGS.members.root}/{path.relative_to(folder).as_posix()}": cache_files.sha256_of(path)
         for path in folder.rglob("*")
         if path.is_file()
     }
@@ -122,10 +122,10 @@ def test_what_was_downloaded_is_not_downloaded_again(online):
 
 def test_the_data_page_table_says_what_came_from_where(online):
     rows = {row["name"]: row for row in data.source_table()}
-    today = data._today()
-    mnist = data.get_asset("mnist")
+    today = asset_files.today()
+    mnist = assets.get_asset("mnist")
     assert rows["mnist"]["taken_from"] == f"cache (downloaded from {mnist.url} on {today})"
-    assert rows["mnist"]["sha256"] == data.MIRROR_MNIST_SHA256  # what this stand-in served
+    assert rows["mnist"]["sha256"] == assets.MIRROR_MNIST_SHA256  # what this stand-in served
     assert rows["dogs_vs_cats_small"]["taken_from"] == (
         f"cache (downloaded from {DOGS.members.source} on {today})"
     )
@@ -168,9 +168,9 @@ def test_verify_online_checks_public_sources(online, capsys):
 @pytest.fixture
 def faulty(origin, tmp_path, monkeypatch):
     """Serve a fake asset with a fault, in an empty cache, with short time-outs and retries."""
-    monkeypatch.setenv(data.ORIGIN_ENV, origin.url)
+    monkeypatch.setenv(downloads.ORIGIN_ENV, origin.url)
     monkeypatch.setenv("CONVNETS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.delenv(asset_files.DATA_ENV, raising=False)
     monkeypatch.setattr(downloads, "READ_TIMEOUT_S", 1.0)
     monkeypatch.setattr(downloads, "RETRIES", 2)
     monkeypatch.setattr(downloads, "BACKOFF_S", 0.05)
@@ -179,8 +179,8 @@ def faulty(origin, tmp_path, monkeypatch):
         url = f"https://files.example.test/faults/{name}.bin"
         origin.files[origin_path(url)] = content
         origin.faults[origin_path(url)] = fault
-        asset = data.Asset(name, f"faults/{name}.bin", (sha256(content),), "a test file", url=url)
-        monkeypatch.setitem(data.ASSETS, name, asset)
+        asset = assets.Asset(name, f"faults/{name}.bin", (sha256(content),), "a test file", url=url)
+        monkeypatch.setitem(assets.ASSETS, name, asset)
         return asset, origin_path(url)
 
     return serve_with

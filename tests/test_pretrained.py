@@ -22,7 +22,7 @@ import pytest
 import skimage.data
 
 import lib  # noqa: F401  (quiet TensorFlow start-up)
-from lib import data, imagenet, lite0, pretrained, torch_weights
+from lib import assets, cache_files, data, imagenet, lite0, pretrained, torch_weights
 from lib import features as feature_cache  # "features" names arrays here
 
 MIRROR = os.environ.get("CONVNETS_DATA", "").strip()
@@ -74,7 +74,7 @@ def classifier(shared_cache):
 def test_the_pth_file_is_the_one_the_book_was_checked_against():
     path = lite0.lite0_pth_path()
     assert path.name == lite0.LITE0_PTH
-    assert data.sha256_of(path) == lite0.LITE0_PTH_SHA256
+    assert cache_files.sha256_of(path) == lite0.LITE0_PTH_SHA256
 
 
 def test_reader_returns_every_tensor_of_the_state_dict(state_dict):
@@ -380,7 +380,7 @@ def stand_in_vgg16_weights(tmp_path_factory):
     keras.utils.set_random_seed(3)
     model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     folder = tmp_path_factory.mktemp("vgg16-mirror")
-    path = folder / data.get_asset("vgg16_weights_notop").filename
+    path = folder / assets.get_asset("vgg16_weights_notop").filename
     model.save(folder / "model.h5")  # legacy HDF5 format, the layout of Keras's files
     (folder / "model.h5").rename(path)
     return folder, path, model
@@ -388,14 +388,14 @@ def stand_in_vgg16_weights(tmp_path_factory):
 
 def test_vgg16_is_used_when_its_weights_are_there(stand_in_vgg16_weights, monkeypatch, capsys):
     folder, path, stand_in = stand_in_vgg16_weights
-    real = data.get_asset("vgg16_weights_notop")
+    real = assets.get_asset("vgg16_weights_notop")
     monkeypatch.setitem(
-        data.ASSETS,
+        assets.ASSETS,
         "vgg16_weights_notop",
-        data.Asset(
+        assets.Asset(
             name=real.name,
             filename=real.filename,
-            sha256=(data.sha256_of(path),),  # the stand-in's digest instead of Keras's MD5
+            sha256=(cache_files.sha256_of(path),),  # the stand-in's digest instead of Keras's MD5
             description=real.description,
             url=real.url,
         ),
@@ -419,9 +419,9 @@ def test_convnets_base_chooses_where_the_caller_does_not(
     stand_in_vgg16_weights, monkeypatch, capsys
 ):
     folder, path, _ = stand_in_vgg16_weights
-    real = data.get_asset("vgg16_weights_notop")
-    stand_in = dataclasses.replace(real, sha256=(data.sha256_of(path),), md5=None)
-    monkeypatch.setitem(data.ASSETS, "vgg16_weights_notop", stand_in)
+    real = assets.get_asset("vgg16_weights_notop")
+    stand_in = dataclasses.replace(real, sha256=(cache_files.sha256_of(path),), md5=None)
+    monkeypatch.setitem(assets.ASSETS, "vgg16_weights_notop", stand_in)
     monkeypatch.setenv("CONVNETS_DATA", str(folder))
     monkeypatch.setenv(pretrained.BASE_ENV, "efficientnet_lite0")
     base = pretrained.imagenet_base(include_top=False, input_shape=(32, 32, 3))
@@ -434,7 +434,7 @@ def test_convnets_base_chooses_where_the_caller_does_not(
     monkeypatch.setenv(pretrained.BASE_ENV, "vgg16")
     assert pretrained.imagenet_base(input_shape=(32, 32, 3), verbose=False).name == "VGG16"
     monkeypatch.delenv("CONVNETS_DATA")
-    monkeypatch.setitem(data.ASSETS, "vgg16_weights_notop", real)
+    monkeypatch.setitem(assets.ASSETS, "vgg16_weights_notop", real)
     getattr(data.fetch, "cache_clear", lambda: None)()  # forget where the stand-in was
     with pytest.raises(data.MissingAssetError):  # asked for VGG16: no silent fall-back
         pretrained.imagenet_base(input_shape=(32, 32, 3), verbose=False)
@@ -462,15 +462,15 @@ def test_vgg16_preprocessing_layer_matches_keras():
 
 
 def test_vgg16_assets_are_checked_against_keras_md5(tmp_path, monkeypatch):
-    asset = data.get_asset("vgg16_weights_notop")
+    asset = assets.get_asset("vgg16_weights_notop")
     assert asset.url.startswith("https://storage.googleapis.com/tensorflow/keras-applications/")
     assert asset.md5 == "6d6bbae143d832006294945121d1f1fc"
     vgg16_source = Path(__import__("keras").__file__).parent / "src/applications/vgg16.py"
     if vgg16_source.is_file():
         text = vgg16_source.read_text()
         for name in ("vgg16_weights", "vgg16_weights_notop"):
-            assert data.get_asset(name).md5 in text
-            assert data.get_asset(name).url in text.replace('"\n    "', "").replace("\n", "")
+            assert assets.get_asset(name).md5 in text
+            assert assets.get_asset(name).url in text.replace('"\n    "', "").replace("\n", "")
     monkeypatch.setenv("CONVNETS_DATA", str(tmp_path))
     (tmp_path / asset.filename).write_bytes(b"not the weights")
     with pytest.raises(data.ChecksumError, match="MD5 6d6bbae1"):
@@ -483,13 +483,15 @@ def test_md5_only_assets_pass_when_the_md5_matches(tmp_path, monkeypatch):
     import hashlib
 
     content = b"weights"
-    asset = data.Asset("md5_only", "x.h5", (), "a test file", md5=hashlib.md5(content).hexdigest())
-    monkeypatch.setitem(data.ASSETS, "md5_only", asset)
+    asset = assets.Asset(
+        "md5_only", "x.h5", (), "a test file", md5=hashlib.md5(content).hexdigest()
+    )
+    monkeypatch.setitem(assets.ASSETS, "md5_only", asset)
     monkeypatch.setenv("CONVNETS_DATA", str(tmp_path))
     (tmp_path / "x.h5").write_bytes(content)
     assert data.fetch("md5_only") == tmp_path / "x.h5"
     with pytest.raises(ValueError):
-        data.Asset("nothing", "y", (), "no digest at all")
+        assets.Asset("nothing", "y", (), "no digest at all")
 
 
 def test_classify_needs_the_classifier():
@@ -715,7 +717,7 @@ def test_the_chapters_and_tools_find_every_name_they_use_in_lib_pretrained():
     for name in used | set(pretrained.__all__):
         assert hasattr(pretrained, name), name
     for asset in ("vgg16_weights", "vgg16_weights_notop"):  # the Data page's stand-in
-        module, _, function = data.get_asset(asset).embedded.rpartition(".")
+        module, _, function = assets.get_asset(asset).embedded.rpartition(".")
         assert callable(getattr(importlib.import_module(module), function))
     moved = {
         torch_weights: [

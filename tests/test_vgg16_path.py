@@ -70,6 +70,6 @@ def test_the_chapters_run_end_to_end_on_vgg16(tmp_path, standins_dir):
 
 
 def data_url(name: str) -> str:
-    from lib import data
+    from lib import assets
 
-    return data.get_asset(name).url
+    return assets.get_asset(name).url

@@ -61,7 +61,7 @@ def save_standin(path: Path, include_top: bool) -> None:
 
 def make_standins(folder: Path) -> dict[str, StandIn]:
     """Both stand-ins in ``folder`` (made once: an index file records them), by asset name."""
-    from lib import data
+    from lib import assets, cache_files
 
     folder.mkdir(parents=True, exist_ok=True)
     index = folder / "standins.json"
@@ -75,11 +75,11 @@ def make_standins(folder: Path) -> dict[str, StandIn]:
             return standins
     standins = {}
     for name, include_top in ASSETS.items():
-        asset = data.get_asset(name)
+        asset = assets.get_asset(name)
         path = folder / Path(asset.filename).name
         start = time.perf_counter()
         save_standin(path, include_top)
-        standins[name] = StandIn(name, path, data.md5_of(path), asset.url)
+        standins[name] = StandIn(name, path, cache_files.md5_of(path), asset.url)
         print(
             f"stand-in {path.name}: {path.stat().st_size / 2**20:.0f} MiB "
             f"in {time.perf_counter() - start:.0f} s"
@@ -105,14 +105,14 @@ STARTUP_TEMPLATE = """\
 # The VGG16 assets are checked against the stand-ins' MD5 (and size) instead of Keras's.
 import dataclasses as _dataclasses
 
-from lib import data as _data
+from lib import assets as _assets
 
 for _name, _changes in {changes!r}.items():
-    _asset = _data.ASSETS[_name]
+    _asset = _assets.ASSETS[_name]
     _fields = {{field.name for field in _dataclasses.fields(_asset)}}
     _changes = {{key: value for key, value in _changes.items() if key in _fields}}
-    _data.ASSETS[_name] = _dataclasses.replace(_asset, **_changes)
-del _dataclasses, _data, _name, _changes, _asset, _fields
+    _assets.ASSETS[_name] = _dataclasses.replace(_asset, **_changes)
+del _dataclasses, _assets, _name, _changes, _asset, _fields
 """
 
 
@@ -175,8 +175,8 @@ def download_data_files(environment: dict[str, str]) -> None:
     import subprocess
 
     fetch_all = (
-        "import sys; from lib import data; "
-        f"data.prepare([name for name in data.ASSETS if name not in {sorted(ASSETS)!r}])"
+        "import sys; from lib import assets, data; "
+        f"data.prepare([name for name in assets.ASSETS if name not in {sorted(ASSETS)!r}])"
     )
     result = subprocess.run(
         [sys.executable, "-c", fetch_all],
