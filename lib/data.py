@@ -49,7 +49,6 @@ from lib.asset_files import (
 )
 from lib.asset_folders import asset_folder
 from lib.assets import Asset, get_asset
-from lib.cache_files import md5_of, sha256_of  # noqa: F401 (lite0 and training call data.sha256_of)
 from lib.data_sources import source_table  # noqa: F401 (the Data page calls data.source_table)
 from lib.downloads import ChecksumError
 
