@@ -1,11 +1,14 @@
 """Helpers for *Convnets, an executable textbook*.
 
-One module per concern: ``config`` (budget switch, seeds, folders), ``data``
-(every external asset, verified) and ``downloads`` (the one downloader);
-the modules the chapters import for convolution arithmetic
+One module per concern: ``config`` (budget switch, seeds, folders); the data
+layer: ``data`` (what the chapters call), ``assets`` (the registry),
+``asset_files`` and ``asset_folders`` (an asset's verified file, or folder of
+files), ``data_sources`` (the Data page, status, online check, mirror),
+``downloads`` (the one downloader) and ``cache_files`` (atomic writes, cache
+keys, digests); the modules the chapters import for convolution arithmetic
 (``convolution``), plots (``plots``), interactive selectors (``selectors``),
 images and their pipelines (``images``, ``augmentation``), models and cached
-training (``models``, ``training``), showing a helper's code (``show``),
+training (``models``, ``training``, with ``model_cache`` and ``progress``), showing a helper's code (``show``),
 visualizing (``visualize``, ``gradcam``) and exercises (``exercises``); and
 the pretrained base: ``pretrained`` (the choice of network, VGG16 and the
 base object the chapters use), ``lite0`` (EfficientNet-Lite0 and its
