@@ -28,6 +28,8 @@ other model's output is used as it is.
 output is the probability of *dog*) has two classes: class 1 is the unit's
 logit ``z`` (evidence for dog) and class 0 its opposite ``-z`` (evidence for
 cat, since the log-odds of cat are ``-z``).
+
+The figures of heatmaps are drawn by :mod:`lib.plots.maps`.
 """
 
 from __future__ import annotations
@@ -407,32 +409,9 @@ def overlay_heatmap(image, heatmap, alpha: float = 0.4, colormap: str = "jet") -
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
-def gradcam_figure(image, heatmap, *, title: str = "", alpha: float = 0.4):
-    """Three panels: the photo, the raw heatmap (its own pixels) and the overlay."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.8))
-    shown = np.asarray(image)
-    axes[0].imshow(shown if shown.dtype == np.uint8 else np.clip(shown, 0, 1))
-    axes[0].set_title("photo")
-    height, width = np.shape(heatmap)
-    axes[1].imshow(heatmap, cmap="jet", vmin=0, vmax=1)
-    axes[1].set_title(f"heatmap ({height}x{width})")
-    axes[2].imshow(overlay_heatmap(image, heatmap, alpha=alpha))
-    axes[2].set_title(f"overlay (alpha {alpha})")
-    for ax in axes:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
 __all__ = [
     "contrastive_heatmap",
     "feature_map_layer_names",
-    "gradcam_figure",
     "last_conv_layer_name",
     "make_gradcam_heatmap",
     "number_of_classes",

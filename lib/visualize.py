@@ -18,7 +18,7 @@ Two views, used by chapter 7:
   for the benchmark ``tools/bench_visualize.py``.
 
 Both work on Sequential and Functional models; layers are named, never
-numbered.
+numbered. Their figures are drawn by :mod:`lib.plots.maps`.
 """
 
 from __future__ import annotations
@@ -122,22 +122,6 @@ def silent_channels(activation) -> int:
     if activation.ndim == 4:
         activation = activation[0]
     return int(np.sum(np.all(activation == 0, axis=(0, 1))))
-
-
-def activation_figure(activation, layer_name: str, per_row: int = 16, *, width: float = 13.0):
-    """The grid of :func:`activation_grid` as a figure titled with the layer's name and size."""
-    import matplotlib.pyplot as plt
-
-    grid = activation_grid(activation, per_row)
-    shape = np.shape(activation)[-3:]
-    height = max(1.2, width * grid.shape[0] / grid.shape[1])
-    fig, ax = plt.subplots(figsize=(width, height + 0.5))
-    ax.imshow(grid, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax.set_title(f"{layer_name}: {shape[2]} channels of {shape[0]}x{shape[1]}")
-    ax.axis("off")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
 
 
 # --- filter patterns by gradient ascent ---------------------------------------------------
@@ -320,27 +304,7 @@ def filter_pattern_one_at_a_time(
     return deprocess_pattern(image.numpy()[0], crop)
 
 
-def pattern_grid_figure(patterns, title: str, per_row: int = 4, labels=None, *, width=6.0):
-    """A grid of filter patterns (``(n, h, w, 3)`` uint8), each labelled with its filter."""
-    import matplotlib.pyplot as plt
-
-    patterns = np.asarray(patterns)
-    rows = -(-len(patterns) // per_row)
-    labels = list(range(len(patterns))) if labels is None else list(labels)
-    fig, axes = plt.subplots(rows, per_row, figsize=(width, width * rows / per_row + 0.5))
-    for ax in np.ravel(axes):
-        ax.axis("off")
-    for ax, pattern, label in zip(np.ravel(axes), patterns, labels, strict=False):
-        ax.imshow(pattern, interpolation="nearest")
-        ax.set_title(f"filter {label}", fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
 __all__ = [
-    "activation_figure",
     "activation_grid",
     "ascend",
     "conv_and_pool_layer_names",
@@ -350,7 +314,6 @@ __all__ = [
     "filter_patterns",
     "grey_noise",
     "layer_activations",
-    "pattern_grid_figure",
     "silent_channels",
     "standardize_channel",
     "tile",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import html
+import itertools
 import os
 import re
 import shutil
@@ -31,7 +32,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "tools"))
-from colab_notebooks import LIB_SOURCE_ENV, setup_cell_source, stale_notebooks  # noqa: E402
+from colab_notebooks import (  # noqa: E402
+    LIB_SOURCE_ENV,
+    chapter_titles,
+    colab_markdown,
+    setup_cell_source,
+    stale_notebooks,
+)
 from update_references import chapter_files  # noqa: E402
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -73,6 +80,40 @@ def test_chapter_page_has_a_button_that_opens_its_notebook(chapter, button):
 def test_notebooks_match_their_chapters():
     stale = [str(path.relative_to(ROOT)) for path in stale_notebooks()]
     assert not stale, f"Run `make notebooks` and commit: {', '.join(stale)} differ from chapters"
+
+
+def test_every_chapter_has_a_label_before_its_title():
+    titles = chapter_titles()
+    assert len(titles) == len(CHAPTERS) and all(label.startswith("ch-") for label in titles)
+    for chapter in CHAPTERS:
+        first = next(cell for cell in jupytext.read(chapter).cells if cell.cell_type == "markdown")
+        label, title = first.source.split("\n")[:2]
+        assert titles[label.removeprefix("(").removesuffix(")=")] == title.removeprefix("# ")
+
+
+def test_colab_reads_cross_references_as_plain_text():
+    """Colab renders Markdown, not MyST: a label line goes, a {ref} role becomes text."""
+    cell = (
+        "(ch-pooling)=\n# Pooling\n\nAs in {ref}`chapter 1 <ch-convolution>`'s figure, and "
+        "{ref}`the next chapter\n<ch-mnist>`; see {ref}`ch-augmentation`."
+    )
+    assert colab_markdown(cell, itertools.count(1)) == (
+        "# Pooling\n\nAs in chapter 1's figure, and the next chapter; see Data augmentation."
+    )
+    with pytest.raises(ValueError, match="ch-nowhere"):
+        colab_markdown("See {ref}`ch-nowhere`.", itertools.count(1))
+
+
+def test_no_notebook_shows_myst_cross_references():
+    raw = re.compile(r"\{(ref|numref|doc)\}`|^\([\w-]+\)=\s*$", re.M)
+    shown = [
+        f"{chapter.stem}: {match[0]!r}"
+        for chapter in CHAPTERS
+        for cell in nbformat.read(chapter.with_suffix(".ipynb"), as_version=4).cells
+        if cell.cell_type == "markdown"
+        for match in raw.finditer(cell.source)
+    ]
+    assert not shown, shown
 
 
 def setup_cells() -> dict[str, str]:
@@ -177,6 +218,9 @@ def test_setup_cell_installs_lib_where_it_is_missing(tmp_path):
     installed = Path(found.stdout.strip()).parent
     assert installed.is_relative_to(tmp_path / "venv")
     assert (installed / "config.py").read_text() == (ROOT / "lib" / "config.py").read_text()
+    # every package of lib, its subpackages too (pyproject.toml lists them)
+    for package in ("exercises", "plots"):
+        assert (installed / package / "__init__.py").exists(), f"lib.{package} is not installed"
 
 
 def test_binder_files_are_where_binder_reads_them():

@@ -18,6 +18,13 @@ named in one place, ``_config.yml``'s ``repository`` (the same repository and
 branch the launch buttons open), and so that the HTML book, whose reader never
 needs it, does not show it. ``CONVNETS_LIB_SOURCE`` overrides that source (a
 fork, a local wheel: ``tests/test_launch.py`` installs one offline).
+
+Colab renders Markdown, not MyST: the markdown cells are rewritten so that it
+shows no raw directive or role. Exercises become bold headings, solutions
+closed ``<details>`` blocks, and cross-references plain text: a chapter's
+label line, ``(ch-pooling)=``, goes, and a ``{ref}`` role reads as its own
+text (``{ref}`chapter 2 <ch-pooling>``` as "chapter 2") or, without text,
+as the title of the chapter it names.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import itertools
 import json
 import re
 import sys
+from functools import cache
 from pathlib import Path
 
 import jupytext
@@ -59,14 +67,44 @@ SOLUTION = re.compile(
 )
 
 
+# MyST cross-references: a label line before a heading, and the {ref} role, with its own
+# text (`text <label>`) or without (`label`, which Sphinx renders as the heading's title).
+LABEL = re.compile(r"^\((?P<label>[\w-]+)\)=[ \t]*\n", re.M)
+REF = re.compile(r"\{ref\}`(?:(?P<text>[^`<]+?)\s*<(?P<target>[^`<>]+)>|(?P<label>[^`<>]+))`")
+
+
+@cache
+def chapter_titles() -> dict[str, str]:
+    """The label of each chapter, ``(ch-pooling)=`` before its title, and that title."""
+    heading = re.compile(r"^\((?P<label>[\w-]+)\)=[ \t]*\n# (?P<title>.+)$", re.M)
+    return {
+        m["label"]: m["title"].strip()
+        for chapter in chapter_files()
+        for m in heading.finditer(chapter.read_text())
+    }
+
+
+def plain_reference(match: re.Match) -> str:
+    """A {ref} role as a reader reads it: its text, or the title of the chapter it names."""
+    if match["text"] is not None:
+        return match["text"]
+    label = match["label"].strip()
+    titles = chapter_titles()
+    if label not in titles:
+        raise ValueError(f"{match[0]} names no chapter label; known: {', '.join(titles)}")
+    return titles[label]
+
+
 def colab_markdown(source: str, numbers) -> str:
-    """A markdown cell's text with exercises and solutions in markdown Colab renders."""
+    """A markdown cell's text with exercises, solutions and cross-references in markdown
+    Colab renders."""
     source = EXERCISE.sub(
         lambda m: f"**Exercise {next(numbers)}: {m['title']}**\n\n{m['body']}", source
     )
-    return SOLUTION.sub(
+    source = SOLUTION.sub(
         lambda m: f"<details><summary>Solution</summary>\n\n{m['body']}\n\n</details>", source
     )
+    return REF.sub(plain_reference, LABEL.sub("", source))
 
 
 def lib_source() -> str:
