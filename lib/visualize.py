@@ -23,6 +23,8 @@ numbered. Their figures are drawn by :mod:`lib.plots.maps`.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from lib.config import SEED
@@ -269,23 +271,20 @@ def ascend(extractor, images, filters, *, steps: int, step_size: float, border: 
 
 
 def filter_pattern_one_at_a_time(
-    model,
-    layer_name: str,
-    filter_index: int,
-    *,
-    preprocess=None,
-    size: int = 128,
-    steps: int = 30,
-    step_size: float = 0.03,
-    border: int = 2,
-    crop: int = 16,
-    seed: int = SEED,
+    model, layer_name: str, filter_index: int, *, preprocess=None, **settings
 ) -> np.ndarray:
     """The original way, for comparison: a fresh feature-extraction model built for this
-    one filter, and a plain (eager, uncompiled) ascent on one image. Same loss, steps and
-    starting image as :func:`filter_patterns` gives that filter."""
+    one filter, and a plain (eager, uncompiled) ascent on one image. ``settings`` are
+    those of :func:`filter_patterns` (``size``, ``steps``, ``step_size``, ``border``,
+    ``crop``, ``seed``), with its defaults: the same loss, steps and starting image."""
     import tensorflow as tf
 
+    unknown = sorted(set(settings) - set(_ASCENT_DEFAULTS))
+    if unknown:
+        raise TypeError(
+            f"Unknown setting {unknown[0]!r}; the settings: {', '.join(_ASCENT_DEFAULTS)}."
+        )
+    size, steps, step_size, border, crop, seed = {**_ASCENT_DEFAULTS, **settings}.values()
     extractor = feature_extractor(model, layer_name)
     if np.ndim(filter_index) != 0:
         raise ValueError(f"filter_index is one filter's number, not {filter_index!r}.")
@@ -302,6 +301,14 @@ def filter_pattern_one_at_a_time(
             loss = tf.reduce_mean(activation[..., filter_index])
         image = image + step_size * _normalised(tape.gradient(loss, image))
     return deprocess_pattern(image.numpy()[0], crop)
+
+
+# filter_patterns' settings and their defaults, in its order: the one-at-a-time way shares them.
+_ASCENT_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(filter_patterns).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "preprocess"
+}
 
 
 __all__ = [

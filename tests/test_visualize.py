@@ -155,3 +155,8 @@ def test_a_layer_without_feature_maps_names_the_ones_with():
 def test_sizes_that_leave_nothing_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         visualize.filter_patterns(tiny_sequential(), "conv2", [0], steps=1, **options)
+
+
+def test_one_at_a_time_refuses_a_setting_it_does_not_have():
+    with pytest.raises(TypeError, match="Unknown setting 'stride'; the settings are size, steps"):
+        visualize.filter_pattern_one_at_a_time(tiny_sequential(), "conv1", 0, stride=2)

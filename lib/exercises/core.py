@@ -217,6 +217,29 @@ def seeded_weights(model, seed: int):
     return model
 
 
+def hidden_convnet(name: str, side: int, classes: int, seed: int, *, pool_last: bool = False):
+    """A small convnet the reader never saw, for the hidden cases of a code answer:
+    ``conv1`` (4 filters), ``pool1``, ``conv2`` (6), ``pool2`` if ``pool_last``, then a
+    softmax over ``classes``, on ``side`` x ``side`` RGB images, with seeded weights."""
+    import keras
+    from keras import layers
+
+    zeros = {"kernel_initializer": "zeros"}  # drawn by seeded_weights, not by Keras's rng
+    convnet = [
+        keras.Input(shape=(side, side, 3), name="image"),
+        layers.Conv2D(4, (3, 3), activation="relu", name="conv1", **zeros),
+        layers.MaxPooling2D((2, 2), name="pool1"),
+        layers.Conv2D(6, (3, 3), activation="relu", name="conv2", **zeros),
+    ]
+    if pool_last:
+        convnet.append(layers.MaxPooling2D((2, 2), name="pool2"))
+    head = [
+        layers.Flatten(name="flatten"),
+        layers.Dense(classes, activation="softmax", name="predictions", **zeros),
+    ]
+    return seeded_weights(keras.Sequential([*convnet, *head], name=name), seed)
+
+
 def check(exercise_id: str, answer) -> Feedback:
     """Check ``answer`` to the exercise ``exercise_id``; display the result in a cell."""
     if exercise_id not in EXERCISES:

@@ -7,7 +7,7 @@ from functools import cache
 import numpy as np
 
 from lib import gradcam, models
-from lib.exercises.core import Choice, Code, Number, register, seeded_weights
+from lib.exercises.core import Choice, Code, Number, hidden_convnet, register, seeded_weights
 
 SIZE = 224  # the photo side the heatmap question asks about
 
@@ -55,17 +55,7 @@ def _hidden_models(seed: int = 5):
     from keras import layers
 
     zeros = {"kernel_initializer": "zeros"}  # the weights are set below, from a seeded rng
-    softmax = keras.Sequential(
-        [
-            keras.Input(shape=(14, 14, 3), name="image"),
-            layers.Conv2D(4, (3, 3), activation="relu", name="conv1", **zeros),
-            layers.MaxPooling2D((2, 2), name="pool1"),
-            layers.Conv2D(6, (3, 3), activation="relu", name="conv2", **zeros),
-            layers.Flatten(name="flatten"),
-            layers.Dense(3, activation="softmax", name="predictions", **zeros),
-        ],
-        name="hidden_softmax",
-    )
+    softmax = hidden_convnet("hidden_softmax", side=14, classes=3, seed=seed)
     sigmoid = keras.Sequential(
         [
             keras.Input(shape=(9, 9, 3), name="image"),
@@ -75,7 +65,6 @@ def _hidden_models(seed: int = 5):
         ],
         name="hidden_sigmoid",
     )
-    seeded_weights(softmax, seed)
     seeded_weights(sigmoid, seed + 1)
     kernel, bias = sigmoid.get_layer("predictions").get_weights()
     sigmoid.get_layer("predictions").set_weights([np.abs(kernel), bias])

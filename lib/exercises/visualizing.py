@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lib import convolution, models, visualize
-from lib.exercises.core import Choice, Code, Number, register, seeded_weights
+from lib.exercises.core import Choice, Code, Number, hidden_convnet, register
 
 
 def _stack(upto: str) -> list[tuple[int, int]]:
@@ -54,23 +54,7 @@ register(
 
 def _tiny_sequential(seed: int = 7):
     """A small Sequential convnet with named layers and seeded weights, unseen by the reader."""
-    import keras
-    from keras import layers
-
-    zeros = {"kernel_initializer": "zeros"}  # the weights are set below, from a seeded rng
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(12, 12, 3), name="image"),
-            layers.Conv2D(4, (3, 3), activation="relu", name="conv_a", **zeros),
-            layers.MaxPooling2D((2, 2), name="pool_a"),
-            layers.Conv2D(6, (3, 3), activation="relu", name="conv_b", **zeros),
-            layers.MaxPooling2D((2, 2), name="pool_b"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(2, activation="softmax", name="predictions", **zeros),
-        ],
-        name="hidden_convnet",
-    )
-    return seeded_weights(model, seed)
+    return hidden_convnet("hidden_convnet", side=12, classes=2, seed=seed, pool_last=True)
 
 
 def _layer_mistake(got, outputs: dict, names: list[str], asked: str) -> str | None:
@@ -95,7 +79,7 @@ def _test_layer_output(function) -> str | None:
     images = np.random.default_rng(3).uniform(size=(2, 12, 12, 3)).astype(np.float32)
     names = [layer.name for layer in model.layers]
     outputs = {"input": images, **visualize.layer_activations(model, images, names)}
-    for asked in ("conv_a", "pool_a", "conv_b"):
+    for asked in ("conv1", "pool1", "conv2"):
         got = np.asarray(function(model, asked, images))
         if got.shape == outputs[asked].shape and np.allclose(got, outputs[asked], atol=1e-5):
             continue
