@@ -281,9 +281,8 @@ def filter_pattern_one_at_a_time(
 
     unknown = sorted(set(settings) - set(_ASCENT_DEFAULTS))
     if unknown:
-        raise TypeError(
-            f"Unknown setting {unknown[0]!r}; the settings: {', '.join(_ASCENT_DEFAULTS)}."
-        )
+        known = ", ".join(_ASCENT_DEFAULTS)
+        raise TypeError(f"Unknown setting {unknown[0]!r}; the settings are {known}.")
     size, steps, step_size, border, crop, seed = {**_ASCENT_DEFAULTS, **settings}.values()
     extractor = feature_extractor(model, layer_name)
     if np.ndim(filter_index) != 0:
