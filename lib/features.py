@@ -95,6 +95,17 @@ def _save_features(path: Path, key: str, features: np.ndarray, seconds: float) -
         np.savez(stream, key=np.array(key), seconds=np.array(seconds), features=features)
 
 
+def compute_features(model, preprocess, images, pooling=None, batch_size: int = 50):
+    """What ``model`` computes for ``images`` (RGB 0-255) after ``preprocess``, as ``float32``;
+    with ``pooling="avg"`` each feature map averaged over its positions."""
+    chunk = 10 * batch_size  # preprocess (to float32) a few batches at a time, not all at once
+    parts = []
+    for i in range(0, len(images), chunk):
+        maps = model.predict(preprocess(images[i : i + chunk]), batch_size=batch_size, verbose=0)
+        parts.append(maps.mean(axis=(1, 2)) if pooling == "avg" else maps)
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
 def extract_features(
     base: PretrainedBase,
     images,
@@ -138,14 +149,7 @@ def extract_features(
             )
         return ExtractedFeatures(features, key, seconds, True, path)
     start = time.perf_counter()
-    chunk = 10 * batch_size  # preprocess (to float32) a few batches at a time, not all at once
-    parts = []
-    for i in range(0, len(images), chunk):
-        maps = model.predict(
-            base.preprocess(images[i : i + chunk]), batch_size=batch_size, verbose=0
-        )
-        parts.append(maps.mean(axis=(1, 2)) if pooling == "avg" else maps)
-    features = np.concatenate(parts).astype(np.float32, copy=False)
+    features = compute_features(model, base.preprocess, images, pooling, batch_size)
     seconds = time.perf_counter() - start
     _save_features(path, key, features, seconds)
     if verbose:
@@ -154,4 +158,4 @@ def extract_features(
     return ExtractedFeatures(features, key, seconds, False, path)
 
 
-__all__ = ["ExtractedFeatures", "extract_features", "features_key"]
+__all__ = ["ExtractedFeatures", "compute_features", "extract_features", "features_key"]

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from lib import assets, data
-from lib.features import ExtractedFeatures, extract_features, features_key
+from lib.features import ExtractedFeatures, compute_features, extract_features, features_key
 from lib.imagenet import ImageNetClasses, decode_predictions, imagenet_classes
 from lib.lite0 import (
     LITE0_LAST_BLOCK,
@@ -280,6 +280,12 @@ def imagenet_base(
     return result
 
 
+def imagenet_classifier(*, base: str | None = None, verbose: bool = True) -> PretrainedBase:
+    """The whole ImageNet classifier (224x224x3 photos in, 1,000 class probabilities out):
+    :func:`imagenet_base` with ``include_top=True``, named for what it is."""
+    return imagenet_base(include_top=True, base=base, verbose=verbose)
+
+
 def _vgg16_base(include_top: bool, input_shape, weights_path: Path) -> PretrainedBase:
     """VGG16 with its ImageNet weights from ``weights_path``, and its preprocessing."""
     return PretrainedBase(
@@ -346,9 +352,11 @@ __all__ = [
     "dense_head",
     "ExtractedFeatures",
     "efficientnet_lite0",
+    "compute_features",
     "extract_features",
     "features_key",
     "imagenet_base",
+    "imagenet_classifier",
     "imagenet_classes",
     "read_torch_state_dict",
 ]

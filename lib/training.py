@@ -361,6 +361,16 @@ def rmsprop(learning_rate: float, *, schedule: str | None = None, steps: int | N
     return keras.optimizers.RMSprop(learning_rate=learning_rate)
 
 
+def compile_cats_dogs(model, learning_rate: float = 1e-3, **schedule) -> None:
+    """Compile a cat-or-dog model as every one in the book is: one sigmoid unit's
+    binary cross-entropy, accuracy, and RMSprop (``schedule``: see :func:`rmsprop`)."""
+    model.compile(
+        optimizer=rmsprop(learning_rate, **schedule),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
 def cats_dogs_model(recipe: CatsDogsRecipe, train):
     """Chapter 4's or 5's convnet, seeded, built and compiled as ``recipe`` says.
 
@@ -372,11 +382,7 @@ def cats_dogs_model(recipe: CatsDogsRecipe, train):
     steps = recipe.epochs * math.ceil(len(train) / recipe.batch_size)
     config.seed_everything()
     model = models.cats_dogs_convnet(train.images.shape[1:], dropout=recipe.dropout)
-    model.compile(
-        optimizer=rmsprop(recipe.learning_rate, schedule=recipe.schedule, steps=steps),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
+    compile_cats_dogs(model, recipe.learning_rate, schedule=recipe.schedule, steps=steps)
     return model
 
 

@@ -732,3 +732,9 @@ def test_the_chapters_and_tools_find_every_name_they_use_in_lib_pretrained():
     for module, names in moved.items():
         for name in names:
             assert getattr(pretrained, name) is getattr(module, name), name
+
+
+def test_the_classifier_is_the_base_with_its_top():
+    classifier = pretrained.imagenet_classifier(base="efficientnet_lite0", verbose=False)
+    assert classifier.include_top and classifier.output_shape[-1] == 1000
+    assert classifier.input_shape == (224, 224, 3)

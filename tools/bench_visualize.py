@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     difference = np.abs(original[0].astype(int) - batched[0].astype(int)).max()
     print(f"  filter {filters[0]}: largest pixel difference between the two ways: {difference}")
 
-    classifier = pretrained.imagenet_base(include_top=True, verbose=False)
+    classifier = pretrained.imagenet_classifier(verbose=False)
     photo = classifier.preprocess(classifier.resize(data.load_photo("elephant_photo")))
     start = time.perf_counter()
     gradcam.make_gradcam_heatmap(classifier.model, photo, 386)

@@ -88,7 +88,9 @@ def has_code(notebook) -> bool:
 def uses_pretrained_base(notebook) -> bool:
     """Whether a chapter runs an ImageNet base, so has a reference per base."""
     return any(
-        cell.cell_type == "code" and "imagenet_base(" in cell.source for cell in notebook.cells
+        cell.cell_type == "code"
+        and ("imagenet_base(" in cell.source or "imagenet_classifier(" in cell.source)
+        for cell in notebook.cells
     )
 
 
