@@ -17,11 +17,8 @@ bytes are generated on request, not guaranteed stable. One request per photo
 fetches only the 4,000 files, over ``lib.downloads.WORKERS`` kept-alive
 connections; each is verified and kept as it arrives, so a re-run fetches
 only what is missing, and a rate limit (HTTP 429) costs a wait, not the batch.
-Measured against the local stand-in for the hosts (tests/test_online.py):
-4,000 requests, one per photo, in about 23 s on two busy CPU cores that also
-ran the stand-in, the time of Python's HTTP stack rather than of the network.
-(Not measured against GitHub: the machines that build this book have no
-internet; ``verify-online`` runs weekly where there is.)
+tests/test_online.py rehearses it against a local stand-in for the hosts;
+``verify-online`` checks the real hosts weekly, where there is internet.
 
 Zips are read entry by entry, each entry checked to stay inside its folder
 before anything is written; :func:`write_zip` makes the zip a mirror holds,
