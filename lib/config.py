@@ -16,6 +16,9 @@ Environment variables (all optional):
 ``CONVNETS_CACHE``
     Where downloads, extracted data and trained models are kept
     (default: the user's cache folder).
+``CONVNETS_PRECISION``
+    ``auto`` (the default), ``float32`` or ``mixed_bfloat16``: how the Dogs
+    vs. Cats convnets train (see :func:`training_precision`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shutil
 import sys
 import time
@@ -107,6 +111,52 @@ def describe_budget() -> str:
         else f"set {BUDGET_ENV}=full for the original full-length recipe"
     )
     return f"Budget: {active} ({why}), {_BUDGET_RECIPES[active]}; {switch}."
+
+
+PRECISION_ENV = "CONVNETS_PRECISION"
+PRECISIONS = ("float32", "mixed_bfloat16")  # what training_precision() returns
+
+
+def cpu_has_bfloat16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies bfloat16 numbers in hardware (AVX-512 BF16 or AMX).
+
+    Elsewhere TensorFlow emulates them, and bfloat16 would be slower than float32.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:  # not Linux: no way to tell, so no
+            return False
+    return re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo) is not None
+
+
+def training_precision() -> str:
+    """How the Dogs vs. Cats convnets of chapters 4 and 5 train.
+
+    ``"mixed_bfloat16"`` (layers compute in bfloat16, weights stay float32)
+    where no GPU is seen and the CPU has bfloat16 instructions: on such a CPU
+    an epoch takes about 0.6 times as long (``tools/bench_precision.py``).
+    ``"float32"`` elsewhere. ``CONVNETS_PRECISION`` forces either.
+    """
+    value = os.environ.get(PRECISION_ENV, "").strip().lower() or AUTO
+    if value not in (AUTO, *PRECISIONS):
+        raise ValueError(
+            f"{PRECISION_ENV}={value!r} is not a precision; use one of {AUTO}, "
+            f"{', '.join(PRECISIONS)}."
+        )
+    if value != AUTO:
+        return value
+    return "mixed_bfloat16" if cpu_has_bfloat16() and not gpu_names() else "float32"
+
+
+def describe_precision(precision: str) -> str:
+    """What ``precision`` means, in a few words, and how to change it."""
+    if precision == "mixed_bfloat16":
+        return (
+            "mixed_bfloat16 (bfloat16 arithmetic, float32 weights), for speed on this CPU; "
+            f"{PRECISION_ENV}=float32 trains in float32."
+        )
+    return f"{precision}."
 
 
 CACHE_ENV = "CONVNETS_CACHE"

@@ -46,7 +46,9 @@ def mnist_dense() -> keras.Sequential:
 
 
 def cats_dogs_convnet(
-    input_shape: tuple[int, int, int] = (150, 150, 3), dropout: float | None = None
+    input_shape: tuple[int, int, int] = (150, 150, 3),
+    dropout: float | None = None,
+    precision: str = "float32",
 ) -> keras.Sequential:
     """The Dogs vs. Cats convnet: four convolution + pooling stages, then a dense classifier.
 
@@ -54,15 +56,20 @@ def cats_dogs_convnet(
     148x148 to 7x7. ``dropout`` (e.g. 0.5) adds a Dropout layer between the
     flattened features and the dense classifier. The last layer has one
     sigmoid unit: the probability that the photo shows a dog (class 1).
+    ``precision="mixed_bfloat16"`` makes every layer but that last one compute
+    in bfloat16 (see :func:`lib.config.training_precision`); the probability
+    itself stays float32.
     """
     stack = [keras.Input(shape=input_shape, name="photo")]
     for stage, filters in enumerate((32, 64, 128, 128), start=1):
-        stack.append(layers.Conv2D(filters, (3, 3), activation="relu", name=f"conv{stage}"))
-        stack.append(layers.MaxPooling2D((2, 2), name=f"pool{stage}"))
-    stack.append(layers.Flatten(name="flatten"))
+        stack.append(
+            layers.Conv2D(filters, (3, 3), activation="relu", name=f"conv{stage}", dtype=precision)
+        )
+        stack.append(layers.MaxPooling2D((2, 2), name=f"pool{stage}", dtype=precision))
+    stack.append(layers.Flatten(name="flatten", dtype=precision))
     if dropout:
-        stack.append(layers.Dropout(dropout, name="dropout"))
-    stack.append(layers.Dense(512, activation="relu", name="dense"))
-    stack.append(layers.Dense(1, activation="sigmoid", name="predictions"))
+        stack.append(layers.Dropout(dropout, name="dropout", dtype=precision))
+    stack.append(layers.Dense(512, activation="relu", name="dense", dtype=precision))
+    stack.append(layers.Dense(1, activation="sigmoid", name="predictions", dtype="float32"))
     name = "cats_dogs_convnet" if not dropout else "cats_dogs_convnet_dropout"
     return keras.Sequential(stack, name=name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -371,19 +371,37 @@ def compile_cats_dogs(model, learning_rate: float = 1e-3, **schedule) -> None:
     )
 
 
-def cats_dogs_model(recipe: CatsDogsRecipe, train):
+def cats_dogs_model(recipe: CatsDogsRecipe, train, precision: str | None = None):
     """Chapter 4's or 5's convnet, seeded, built and compiled as ``recipe`` says.
 
     ``train`` is the training :class:`lib.images.ImageFolder`: its photo shape
-    sizes the input and its length the cosine schedule.
+    sizes the input and its length the cosine schedule. ``precision``
+    defaults to :func:`lib.config.training_precision`, this machine's fastest.
     """
     from lib import models
 
     steps = recipe.epochs * math.ceil(len(train) / recipe.batch_size)
+    precision = precision or config.training_precision()
     config.seed_everything()
-    model = models.cats_dogs_convnet(train.images.shape[1:], dropout=recipe.dropout)
+    model = models.cats_dogs_convnet(train.images.shape[1:], recipe.dropout, precision)
     compile_cats_dogs(model, recipe.learning_rate, schedule=recipe.schedule, steps=steps)
     return model
+
+
+def float32_twin(model, recipe: CatsDogsRecipe):
+    """``model``'s weights in the same convnet computing in float32, compiled to evaluate.
+
+    Mixed precision keeps the weights in float32, so they copy over as they
+    are; evaluating and taking the model apart then see plain float32 numbers.
+    """
+    from lib import models
+
+    if model.get_layer("conv1").dtype_policy.name == "float32":
+        return model
+    twin = models.cats_dogs_convnet(model.input_shape[1:], recipe.dropout)
+    twin.set_weights(model.get_weights())
+    compile_cats_dogs(twin, recipe.learning_rate)
+    return twin
 
 
 def train_cats_dogs(recipe: CatsDogsRecipe, train, validation, *, log: bool = True) -> TrainResult:
@@ -391,13 +409,17 @@ def train_cats_dogs(recipe: CatsDogsRecipe, train, validation, *, log: bool = Tr
 
     ``train`` and ``validation`` are :class:`lib.images.ImageFolder` objects.
     Only the training images are shuffled and, for an augmented recipe,
-    augmented; the validation images are only rescaled.
+    augmented; the validation images are only rescaled. The model trains in
+    this machine's precision and comes back computing in float32.
     """
     from lib import augmentation
 
-    model = cats_dogs_model(recipe, train)
+    precision = config.training_precision()
+    model = cats_dogs_model(recipe, train, precision)
     augment = augmentation.pipeline() if recipe.augment else None
-    return fit_cached(
+    if log:
+        print(f"Precision: {config.describe_precision(precision)}")
+    result = fit_cached(
         model,
         train.dataset(recipe.batch_size, shuffle=True, augment=augment),
         name=f"cats_dogs_{recipe.kind}",
@@ -408,3 +430,4 @@ def train_cats_dogs(recipe: CatsDogsRecipe, train, validation, *, log: bool = Tr
         extra={"augmentation": augment.get_config() if augment is not None else None},
         log=log,
     )
+    return replace(result, model=float32_twin(result.model, recipe))

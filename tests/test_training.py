@@ -306,6 +306,61 @@ def test_cats_dogs_model_compiles_each_recipe():
     assert longer.optimizer._learning_rate.decay_steps == 30 * steps_per_epoch  # the knob turns
 
 
+def test_cpu_has_bfloat16_reads_the_cpus_flags():
+    assert config.cpu_has_bfloat16("flags\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert config.cpu_has_bfloat16("flags\t: fpu avx2 amx_bf16 amx_tile\n")
+    assert not config.cpu_has_bfloat16("flags\t: fpu avx2 avx512f avx512_vnni\n")
+    assert not config.cpu_has_bfloat16("flags\t: fpu avx512_bf16x\n")  # whole words only
+
+
+@pytest.mark.parametrize(
+    ("setting", "bfloat16_cpu", "gpus", "expected"),
+    [
+        (None, True, (), "mixed_bfloat16"),
+        (None, False, (), "float32"),
+        (None, True, ("/gpu:0",), "float32"),
+        ("auto", True, (), "mixed_bfloat16"),
+        ("float32", True, (), "float32"),
+        ("Mixed_BFloat16", False, (), "mixed_bfloat16"),
+    ],
+)
+def test_training_precision_follows_the_machine_unless_told(
+    monkeypatch, setting, bfloat16_cpu, gpus, expected
+):
+    monkeypatch.setattr(config, "cpu_has_bfloat16", lambda: bfloat16_cpu)
+    monkeypatch.setattr(config, "gpu_names", lambda: gpus)
+    if setting is None:
+        monkeypatch.delenv(config.PRECISION_ENV, raising=False)
+    else:
+        monkeypatch.setenv(config.PRECISION_ENV, setting)
+    assert config.training_precision() == expected
+
+
+def test_an_unknown_precision_is_refused(monkeypatch):
+    monkeypatch.setenv(config.PRECISION_ENV, "float16")
+    with pytest.raises(ValueError, match="CONVNETS_PRECISION='float16' is not a precision"):
+        config.training_precision()
+
+
+def test_a_mixed_precision_convnet_comes_back_computing_in_float32():
+    folder = FakeFolder(images=np.zeros((100, 64, 64, 3), dtype=np.uint8))
+    recipe = training.cats_dogs_recipe("augmented")
+    mixed = training.cats_dogs_model(recipe, folder, "mixed_bfloat16")
+    assert mixed.get_layer("conv1").compute_dtype == "bfloat16"
+    assert mixed.get_layer("predictions").compute_dtype == "float32"  # the probability
+    assert mixed.count_params() == models.cats_dogs_convnet((64, 64, 3), 0.5).count_params()
+    twin = training.float32_twin(mixed, recipe)
+    assert {layer.compute_dtype for layer in twin.layers} == {"float32"}
+    for ours, theirs in zip(twin.get_weights(), mixed.get_weights(), strict=True):
+        assert theirs.dtype == np.float32 and np.array_equal(ours, theirs)
+    photos = np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
+    close = np.asarray(mixed(photos)) - np.asarray(twin(photos))
+    assert np.abs(close).max() < 0.05  # bfloat16 keeps 8 bits of mantissa
+    assert twin.compiled  # ready to evaluate, as the chapters do
+    plain = training.cats_dogs_model(recipe, folder, "float32")
+    assert training.float32_twin(plain, recipe) is plain
+
+
 def test_use_steps_per_execution_keeps_a_models_own_value():
     model = tiny_model()
     model.steps_per_execution = 4  # as compile(steps_per_execution=4) would

@@ -48,7 +48,7 @@ def worker() -> int:
     splits = images.load_dogs_vs_cats((150, 150), splits=("train", "validation"), verbose=False)
     train, validation = splits["train"], splits["validation"]
     recipe = training.cats_dogs_recipe("from_scratch")
-    model = training.cats_dogs_model(recipe, train)
+    model = training.cats_dogs_model(recipe, train, "float32")  # Eigen has no fast bfloat16
     training.use_steps_per_execution(model)
     train_data = train.dataset(recipe.batch_size, shuffle=True)
     validation_data = validation.dataset(recipe.batch_size)

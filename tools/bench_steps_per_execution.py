@@ -54,7 +54,7 @@ def mnist_epoch(steps_per_execution: int):
 def cats_dogs_epoch(steps_per_execution: int, train):
     """A function training one epoch of chapter 4's convnet, traced beforehand."""
     recipe = training.cats_dogs_recipe("from_scratch")
-    model = training.cats_dogs_model(recipe, train)
+    model = training.cats_dogs_model(recipe, train, "float32")
     model.steps_per_execution = steps_per_execution
     pipeline = train.dataset(recipe.batch_size, shuffle=True)
     model.fit(pipeline.take(2 * steps_per_execution), verbose=0, shuffle=False)  # trace
