@@ -299,7 +299,14 @@ class CatsDogsRecipe:
     learning_rate: float
     schedule: str | None = None  # None: a constant rate; "cosine": decays to 0 (see rmsprop)
     dropout: float | None = None  # rate of the Dropout layer before the dense classifier
-    augment: bool = False  # random transformations of the training photos (chapter 5)
+    augment: str | None = None  # ranges of the random transformations (chapter 5): a name
+    # in lib.augmentation.RANGES, "course" or "mild"
+
+    def augmentation(self):
+        """The augmentation layer this recipe trains with, or None."""
+        from lib import augmentation
+
+        return augmentation.pipeline(**augmentation.RANGES[self.augment]) if self.augment else None
 
 
 def cats_dogs_recipe(kind: str, budget: str | None = None) -> CatsDogsRecipe:
@@ -310,29 +317,30 @@ def cats_dogs_recipe(kind: str, budget: str | None = None) -> CatsDogsRecipe:
     the course's. The smoke budget is the CI recipe for one epoch.
 
     The full budget runs the original course's recipe (RMSprop with a learning
-    rate of 1e-4; 30 and 100 epochs). The CI budget trains far fewer epochs,
-    with a larger learning rate so that each chapter's lesson shows within them;
-    for the augmented model also in smaller batches (more updates per epoch, at
-    the same cost per photo) and with the rate decaying to 0 along a cosine,
-    which settles the weights at the end of so short a run instead of leaving
-    them where the last large step threw them.
+    rate of 1e-4, batches of 32 for the augmented model; 30 and 100 epochs).
+    The CI budget trains far fewer epochs, with a larger learning rate that
+    decays to 0 along a cosine for the augmented model (large steps to learn
+    fast, then small ones that settle the weights), and augments with milder
+    transformations (``augmentation.RANGES["mild"]``), which so short a run
+    learns from faster: in runs measured here, 28 epochs reached 79% validation
+    accuracy with them, and the course's reached 74% even in 32.
     """
     if kind == "from_scratch":
         return CatsDogsRecipe(
             kind,
-            epochs=config.by_budget(ci=10, full=30, smoke=1, budget_name=budget),
+            epochs=config.by_budget(ci=8, full=30, smoke=1, budget_name=budget),
             batch_size=20,
             learning_rate=config.by_budget(ci=3e-4, full=1e-4, budget_name=budget),
         )
     if kind == "augmented":
         return CatsDogsRecipe(
             kind,
-            epochs=config.by_budget(ci=15, full=100, smoke=1, budget_name=budget),
-            batch_size=config.by_budget(ci=10, full=32, budget_name=budget),
+            epochs=config.by_budget(ci=28, full=100, smoke=1, budget_name=budget),
+            batch_size=32,
             learning_rate=config.by_budget(ci=5e-4, full=1e-4, budget_name=budget),
             schedule=config.by_budget(ci="cosine", full=None, budget_name=budget),
             dropout=0.5,
-            augment=True,
+            augment=config.by_budget(ci="mild", full="course", budget_name=budget),
         )
     raise ValueError(f"No Dogs vs. Cats recipe called {kind!r}: use 'from_scratch' or 'augmented'.")
 
@@ -412,11 +420,9 @@ def train_cats_dogs(recipe: CatsDogsRecipe, train, validation, *, log: bool = Tr
     augmented; the validation images are only rescaled. The model trains in
     this machine's precision and comes back computing in float32.
     """
-    from lib import augmentation
-
     precision = config.training_precision()
     model = cats_dogs_model(recipe, train, precision)
-    augment = augmentation.pipeline() if recipe.augment else None
+    augment = recipe.augmentation()
     if log:
         print(f"Precision: {config.describe_precision(precision)}")
     result = fit_cached(

@@ -262,8 +262,20 @@ def test_full_budget_runs_the_course_recipes(monkeypatch):
     assert (scratch.epochs, scratch.batch_size, scratch.learning_rate) == (30, 20, 1e-4)
     assert not scratch.augment and scratch.dropout is None
     assert (augmented.epochs, augmented.batch_size, augmented.learning_rate) == (100, 32, 1e-4)
-    assert augmented.augment and augmented.dropout == 0.5
+    assert augmented.augment == "course" and augmented.dropout == 0.5
     assert scratch.schedule is None and augmented.schedule is None  # constant rates
+    assert scratch.augmentation() is None
+    affine = augmented.augmentation().get_layer("random_affine")
+    assert (affine.rotation_degrees, affine.width_shift, affine.shear) == (40, 0.2, 0.2)
+
+
+def test_the_ci_recipe_augments_mildly_and_says_how():
+    recipe = training.cats_dogs_recipe("augmented", budget="ci")
+    assert recipe.augment == "mild"
+    affine = recipe.augmentation().get_layer("random_affine")
+    ranges = (affine.rotation_degrees, affine.width_shift, affine.height_shift, affine.shear)
+    assert ranges == (20, 0.1, 0.1, 0.0)
+    assert affine.zoom == 0.2 and affine.horizontal_flip  # as the course's
     with pytest.raises(ValueError, match="no_such_recipe"):
         training.cats_dogs_recipe("no_such_recipe")
 
@@ -300,7 +312,7 @@ def test_cats_dogs_model_compiles_each_recipe():
     augmented = training.cats_dogs_model(recipe, folder)
     assert augmented.get_layer("dropout").rate == 0.5
     schedule = augmented.optimizer._learning_rate  # the CosineDecay, not its current value
-    steps_per_epoch = 2000 // recipe.batch_size
+    steps_per_epoch = -(-2000 // recipe.batch_size)  # the last batch is a short one
     assert schedule.decay_steps == recipe.epochs * steps_per_epoch
     longer = training.cats_dogs_model(dataclasses.replace(recipe, epochs=30), folder)
     assert longer.optimizer._learning_rate.decay_steps == 30 * steps_per_epoch  # the knob turns

@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import lib  # noqa: E402, F401  (first: it silences TensorFlow's start-up banner)
-from lib import augmentation, config, data, images, models, training  # noqa: E402
+from lib import config, data, images, models, training  # noqa: E402
 
 IDLE_BELOW = 0.05  # cores: a 0.2 s sample under this is idle
 SAMPLE_S = 0.2
@@ -132,7 +132,7 @@ def cats_dogs_case(kind: str):
         recipe = training.cats_dogs_recipe(kind)
         model = training.cats_dogs_model(recipe, train, "float32")  # as measured below
         training.use_steps_per_execution(model)
-        augment = augmentation.pipeline() if recipe.augment else None
+        augment = recipe.augmentation()
         batch_size = recipe.batch_size
         return (
             model,

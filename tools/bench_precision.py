@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import lib  # noqa: E402, F401  (first: it silences TensorFlow's start-up banner)
-from lib import augmentation, config, images, training  # noqa: E402
+from lib import config, images, training  # noqa: E402
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 
@@ -55,7 +55,7 @@ def traced_models(kind: str, train):
 
 def timed_epoch(model, recipe, train, validation) -> tuple[float, float, dict]:
     """Wall and CPU seconds of one epoch of the chapter's work, and its last metrics."""
-    augment = augmentation.pipeline() if recipe.augment else None
+    augment = recipe.augmentation()
     config.seed_everything()  # both precisions see the same photos in the same order
     start, cpu = time.perf_counter(), time.process_time()
     history = model.fit(
