@@ -61,11 +61,12 @@ def state_dict():
 
 @pytest.fixture(scope="module")
 def classifier(shared_cache):
-    os.environ["CONVNETS_CACHE"] = str(shared_cache)  # module fixtures run before autouse ones
-    try:
+    # Module fixtures run before autouse ones; the context puts back the caller's cache
+    # (deleting it would send every later test of this process, notebooks included, to
+    # the default cache, where nothing is trained yet).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CONVNETS_CACHE", str(shared_cache))
         return pretrained.imagenet_base(include_top=True, base="efficientnet_lite0", verbose=False)
-    finally:
-        del os.environ["CONVNETS_CACHE"]
 
 
 # --- the .pth reader --------------------------------------------------------------------
