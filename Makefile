@@ -27,11 +27,12 @@ book: $(INSTALLED)
 # runs the chapters so on any machine, with a GPU or internet access too.
 # tests/test_vgg16_path.py checks the VGG16 references (smoke budget) itself.
 # Two workers (--dist loadfile keeps each file, so each notebook's cells, in one kernel):
-# most tests use one core, and the VGG16 rehearsal runs beside the rest.
+# most tests use one core. Without reordering, the VGG16 rehearsal (tests/conftest.py puts it
+# first) runs beside the rest instead of after them.
 test: $(INSTALLED) lint browser
 	CONVNETS_BUDGET=ci CONVNETS_BASE=efficientnet_lite0 $(BIN)/pytest --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/reference/vgg16 \
-	  --numprocesses 2 --dist loadfile tests
+	  --numprocesses 2 --dist loadfile --no-loadscope-reorder tests
 
 install: $(INSTALLED)
 
