@@ -36,9 +36,11 @@ test: $(INSTALLED) lint browser
 
 install: $(INSTALLED)
 
+# --no-compile: Python compiles the modules the book imports when it first imports them;
+# compiling every installed file up front took half a minute of CPU here.
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check -r requirements.txt -e .
 	touch $@
 
 # Ruff checks the library, the tests, the tools and the chapters' code cells.

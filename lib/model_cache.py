@@ -92,3 +92,35 @@ def read_entry(name: str, key: str) -> tuple[dict | None, str | None]:
     if checksum != record.get("model_sha256"):
         return None, f"{model_path.name} does not match the SHA-256 its JSON records"
     return record, None
+
+
+def evaluations_path(model_path: Path) -> Path:
+    """Where a cached model's evaluations are kept: ``<name>-<key>.evaluations.json``."""
+    return Path(model_path).with_suffix(".evaluations.json")
+
+
+def read_evaluations(model_path: Path) -> dict:
+    """The evaluations stored for the model in ``model_path``, by what was evaluated.
+
+    Each is a dict of floats (a loss, an accuracy...). Empty when there are
+    none, when the file is damaged, or when they were measured on another model
+    file (its SHA-256 differs: it was trained again).
+    """
+    try:
+        stored = json.loads(evaluations_path(model_path).read_text(encoding="utf-8"))
+        if stored["model_sha256"] != sha256_of(model_path):
+            return {}
+        return {
+            what: values
+            for what, values in stored["results"].items()
+            if isinstance(values, dict) and all(isinstance(v, float) for v in values.values())
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def save_evaluation(model_path: Path, what: str, result: dict) -> None:
+    """Add one evaluation of the model in ``model_path`` to its file, atomically."""
+    results = {**read_evaluations(model_path), what: result}
+    content = {"model_sha256": sha256_of(model_path), "results": results}
+    write_json(evaluations_path(model_path), content)

@@ -544,3 +544,48 @@ def test_the_chapters_and_tools_find_every_name_they_use_in_lib_training():
         assert hasattr(training, name), name
     assert training.data_fingerprint is cache_files.data_fingerprint
     assert training.plural is progress.plural
+
+
+class TinyFolder:
+    """What evaluate_cached reads of an ImageFolder: its identity and a batched dataset."""
+
+    def __init__(self, x, y, name="tiny"):
+        self.directory, self.class_names = Path(name), ["no", "yes"]
+        self.images, self.labels = x, y
+
+    def counts(self):
+        return {"no": int((self.labels == 0).sum()), "yes": int((self.labels == 1).sum())}
+
+    def dataset(self, batch_size):
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices((self.images, self.labels)).batch(batch_size)
+
+
+def test_evaluations_are_measured_once_per_model_file(tiny_data, monkeypatch):
+    result = fit(tiny_model(), tiny_data)
+    folder = TinyFolder(*tiny_data)
+    first = training.evaluate_cached(result, folder)
+    loss, accuracy = result.model.evaluate(folder.dataset(50), verbose=0)
+    assert first == pytest.approx({"loss": loss, "accuracy": accuracy})
+    assert model_cache.evaluations_path(result.path).is_file()
+
+    calls = []
+    measured = {"loss": 9.0, "accuracy": 0.5}
+    monkeypatch.setattr(result.model, "evaluate", lambda *a, **k: calls.append(1) or measured)
+    assert training.evaluate_cached(result, folder) == first and not calls
+    # Another folder, or the model file trained again, is measured afresh.
+    assert training.evaluate_cached(result, TinyFolder(*tiny_data, name="other")) == measured
+    assert calls == [1]
+    result.path.write_bytes(result.path.read_bytes() + b" ")
+    assert model_cache.read_evaluations(result.path) == {}
+
+
+def test_a_damaged_evaluations_file_is_measured_again(tiny_data):
+    result = fit(tiny_model(), tiny_data)
+    folder = TinyFolder(*tiny_data)
+    first = training.evaluate_cached(result, folder)
+    model_cache.evaluations_path(result.path).write_text("{not json")
+    assert training.evaluate_cached(result, folder) == first
+    stored = json.loads(model_cache.evaluations_path(result.path).read_text())
+    assert list(stored["results"].values()) == [first]
