@@ -17,8 +17,11 @@ endif
 
 .PHONY: book test install lint browser notebooks references clean
 
+# tools/execute_chapters.py runs the chapters two at a time into Jupyter Book's execution
+# cache; the build then renders them (and executes any chapter that script did not store).
 book: $(INSTALLED)
 	$(BIN)/python -m lib.data check
+	$(BIN)/python tools/execute_chapters.py --jobs 2
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going .
 
 # nbval checks the chapters against the offline build's references, on EfficientNet-Lite0
