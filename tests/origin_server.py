@@ -78,6 +78,10 @@ class OriginServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Send the body at once after the headers (TCP_NODELAY): with Nagle's algorithm it
+    # waited for the client's delayed ACK of the headers, about 40 ms a file, which
+    # made the 4,000 photos take 23 s with 8 downloads at a time here.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):  # keep test output clean
         pass
