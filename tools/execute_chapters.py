@@ -10,9 +10,10 @@ side, each exactly as MyST-NB would (read with MyST-NB's own reader, run in
 ``book/`` with the build's timeout, errors not allowed), and stores each
 executed notebook in ``_build/.jupyter_cache`` under the hash MyST-NB looks
 up, with its execution time for the statistics page. ``jupyter-book build``
-then finds every chapter there and only renders it; a chapter this script
-did not store (it failed, or its code changed since) is executed by the build
-as before.
+then finds every chapter there and only renders it (one whose code changed
+since would be executed by the build, as before). A chapter that fails is
+reported with its traceback once the others have run, and the script exits
+with 1, so that ``make book`` stops there.
 
 Chapters are started longest first, and a chapter that uses a model another
 chapter trains starts only when that chapter has finished (:data:`AFTER`), so
