@@ -24,11 +24,9 @@ book: $(INSTALLED)
 	$(BIN)/python tools/execute_chapters.py --jobs 2
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going .
 
-# nbval checks the chapters against the offline build's references, on EfficientNet-Lite0
-# on any machine; tests/test_vgg16_path.py checks tests/reference/vgg16/ with its own set-up.
-# The references are the offline build's (CI budget, EfficientNet-Lite0): nbval
-# runs the chapters so on any machine, with a GPU or internet access too.
-# tests/test_vgg16_path.py checks the VGG16 references (smoke budget) itself.
+# nbval checks the chapters against the offline build's references (CI budget,
+# EfficientNet-Lite0), so it runs them that way on any machine, with a GPU or internet
+# access too; tests/test_vgg16_path.py checks tests/reference/vgg16/ (smoke budget) itself.
 # Two workers (--dist loadfile keeps each file, so each notebook's cells, in one kernel):
 # most tests use one core. Without reordering, the VGG16 rehearsal (tests/conftest.py puts it
 # first) runs beside the rest instead of after them.

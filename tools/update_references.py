@@ -37,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import execute_chapters  # tools/, beside this script
 import jupytext
 import nbformat
 import yaml
@@ -44,7 +45,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = ROOT / "tests" / "reference"
-EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
+EXECUTION_CACHE = execute_chapters.CACHE  # where `make book` keeps executed chapters
 DROPPED_MIME_TYPES = (
     "image/png",
     "image/jpeg",
